@@ -1,0 +1,144 @@
+"""The one place every platform setting is read, with its default.
+
+Hosts configure the app with one dict in their Django settings::
+
+    EXPERIO_PLATFORM = {"HEALTH_DEADLINE": 2.0, ...}
+
+and code reads ``platform_settings.HEALTH_DEADLINE``. Values are read lazily (never at import
+time) and the cache is dropped on ``setting_changed``, so ``override_settings`` and
+pytest-django's ``settings`` fixture just work (the pattern of ``rest_framework.settings``).
+Keys listed in ``IMPORT_STRINGS`` hold dotted paths and are resolved with ``import_string``;
+an import failure names the setting that held the path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+from experio_platform.exceptions import ConfigurationError
+
+SETTINGS_NAME = "EXPERIO_PLATFORM"
+
+# Each concern keeps its keys in its own block; docs/configuration.md documents every key.
+DEFAULTS: dict[str, Any] = {
+    # ---- health (experio_platform.health) -------------------------------------------------
+    # The checks /health/ runs: a list of dicts {"name", "check" (dotted path), "critical",
+    # "timeout", "options"}; None means the built-in list (see experio_platform.health.checks).
+    "HEALTH_CHECKS": None,
+    # Names of built-in checks to leave out (e.g. ["rabbitmq"] on a host without a broker).
+    "HEALTH_DISABLED_CHECKS": [],
+    "HEALTH_CHECK_TIMEOUT": 1.0,  # seconds, per check (also the driver connect/socket timeout)
+    "HEALTH_DEADLINE": 2.5,  # seconds, the whole /health/ answer
+    "HEALTH_LB_TIMEOUT": 5.0,  # the load balancer's timeout; a system check keeps DEADLINE below
+    "HEALTH_CACHE_TTL": 2.0,  # seconds a result is served to every poller; 0 disables
+    "HEALTH_MAX_WORKERS": 8,  # size of the bounded probe pool (per process)
+    "HEALTH_DETAIL": "authorized",  # "authorized" | "always" | "never"
+    "HEALTH_TOKEN": None,  # bearer token that unlocks detail (devsite: EXPERIO_HEALTH_TOKEN)
+    "HEALTH_PATHS": ["/health/", "/health/simple/"],  # paths the health middleware serves
+    "LLM_PROVIDER": None,  # None: from USE_AZURE_OPENAI / USE_GOOGLE_GENAI; "azure" | "google"
+    "LLM_REFRESH_INTERVAL": 60.0,  # seconds an LLM listing result is served while fresh
+    "MCP_SERVER_URL": None,
+    # ---- config store (experio_platform.config) --------------------------------------------
+    # Fallback values of settings-store keys that have no row yet (the devsite fills it from the
+    # environment); a row in the store always wins. {"NEO4J_URI": "bolt://...", ...}
+    "CONFIG_OVERRIDES": {},
+    "ENCRYPTION_KEYS": [],  # Fernet keys; the first encrypts. Empty: dev fallback from SECRET_KEY
+    "CONFIG_CACHE_TTL": 5.0,  # seconds a process trusts its cached store before re-checking
+    "CONFIG_EXTRA_KEYS": [],  # dotted paths to host ConfigKey declarations
+    "DEFAULT_ADMIN_EMAIL": "admin@experiolabs.ai",
+    "DEFAULT_TEST_USER_EMAIL": "playwright@thinknimble.com",
+    # ---- graph (experio_platform.graph) -----------------------------------------------------
+    "GRAPH_PROVIDERS": {
+        "neo4j": "experio_platform.graph.neo4j.Neo4jProvider",
+        "falkordb": "experio_platform.graph.falkordb.FalkorDBProvider",
+    },
+    "GRAPH_CONNECT_TIMEOUT": 3.0,
+    "GRAPH_QUERY_TIMEOUT": 10.0,
+    # ---- scaling (experio_platform.scaling) -------------------------------------------------
+    "SCALER_BACKEND": "log",  # "omnistrate" | "kubernetes" | "log"
+    "SCALER_INTERVAL": 30.0,
+    "AUTOSCALING_DEFAULTS": None,  # host override of the seeded ServiceConfiguration rows
+}
+
+# Keys whose values are dotted paths (or containers of them) resolved on access.
+IMPORT_STRINGS: frozenset[str] = frozenset()
+
+
+class PlatformSettings:
+    """Lazy accessor over ``settings.EXPERIO_PLATFORM`` merged over ``DEFAULTS``."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+        self.defaults = defaults if defaults is not None else DEFAULTS
+        self._cached: dict[str, Any] = {}
+        self._user: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        if self._user is None:
+            from django.conf import settings
+
+            value = getattr(settings, SETTINGS_NAME, None) or {}
+            if not isinstance(value, dict):
+                raise ConfigurationError(
+                    f"settings.{SETTINGS_NAME} must be a dict, not {type(value).__name__}.",
+                    hint=f"Set {SETTINGS_NAME} = {{...}} in your Django settings.",
+                )
+            self._user = value
+        return self._user
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self.defaults:
+            raise AttributeError(f"Unknown {SETTINGS_NAME} key: {name!r}")
+        if name in self._cached:
+            return self._cached[name]
+        value = self.user_settings.get(name, self.defaults[name])
+        if name in IMPORT_STRINGS and value is not None:
+            value = _resolve(value, name)
+        self._cached[name] = value
+        return value
+
+    def unknown_keys(self) -> list[str]:
+        return sorted(set(self.user_settings) - set(self.defaults))
+
+    def reload(self) -> None:
+        self._cached.clear()
+        self._user = None
+
+
+def _resolve(value: Any, setting: str) -> Any:
+    if isinstance(value, str):
+        try:
+            return import_string(value)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"{SETTINGS_NAME}[{setting!r}] names {value!r}, which cannot be imported: {exc}",
+                hint="Fix the dotted path or install the package that provides it.",
+            ) from exc
+    if isinstance(value, list | tuple):
+        return [_resolve(v, setting) for v in value]
+    return value
+
+
+platform_settings = PlatformSettings()
+
+# Listeners that other modules add (e.g. to drop a cached provider) when settings change.
+_reload_hooks: list = []
+
+
+def on_reload(func):  # type: ignore[no-untyped-def]
+    """Register ``func()`` to be called whenever ``EXPERIO_PLATFORM`` changes."""
+    _reload_hooks.append(func)
+    return func
+
+
+def reload_platform_settings(*args: Any, setting: str = "", **kwargs: Any) -> None:
+    if setting == SETTINGS_NAME:
+        platform_settings.reload()
+        for hook in list(_reload_hooks):
+            hook()
+
+
+setting_changed.connect(reload_platform_settings)

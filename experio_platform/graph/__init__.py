@@ -1,0 +1,1 @@
+"""Graph providers (Neo4j, FalkorDB) behind one interface."""

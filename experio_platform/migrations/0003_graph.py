@@ -1,0 +1,7 @@
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("experio_platform", "0002_config")]
+
+    operations: list = []

@@ -1,0 +1,1 @@
+"""ServiceConfiguration and the scale-to-zero reconciler."""
