@@ -1,0 +1,58 @@
+"""``manage.py seed_autoscaling_config``: create the default ServiceConfiguration rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from experio_platform.exceptions import ConfigurationError
+from experio_platform.reporting import EXIT_FAILED, EXIT_PENDING, EXIT_USAGE
+from experio_platform.scaling.seed import UnknownServiceError, seed_autoscaling_config
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the default ServiceConfiguration rows (neo4j, falkordb, jupyterlab and the job "
+        "workers). Existing rows keep operator edits unless --force. Exit codes: 0 ok, 1 failed "
+        "(nothing written), 2 usage/configuration error, 3 --check found pending changes."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Reset existing rows' seeded fields (mode, bounds, queues, ...) to the defaults. "
+            "Never deletes rows and never touches observed state or history.",
+        )
+        parser.add_argument(
+            "--only",
+            action="append",
+            metavar="KEY",
+            help="Seed only this service key (repeatable; commas also accepted).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Print the per-field diff, write nothing."
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Like --dry-run; exit 3 when something would change.",
+        )
+        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        dry_run = opts["dry_run"] or opts["check"]
+        try:
+            report = seed_autoscaling_config(
+                force=opts["force"], only=opts["only"], dry_run=dry_run
+            )
+        except (ConfigurationError, UnknownServiceError) as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        self.stdout.write(report.render_json() if opts["json"] else report.render_text())
+        if report.has_errors:
+            raise CommandError(
+                "Some rows are invalid; nothing was written.", returncode=EXIT_FAILED
+            )
+        if opts["check"] and report.pending:
+            raise CommandError("Pending changes (--check).", returncode=EXIT_PENDING)
