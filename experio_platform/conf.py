@@ -58,9 +58,29 @@ DEFAULTS: dict[str, Any] = {
     "GRAPH_CONNECT_TIMEOUT": 3.0,
     "GRAPH_QUERY_TIMEOUT": 10.0,
     # ---- scaling (experio_platform.scaling) -------------------------------------------------
+    # docs/scaling.md documents every key. Keys that default to None fall back to the
+    # environment variable of the same name, read at call time (never at import).
     "SCALER_BACKEND": "log",  # "omnistrate" | "kubernetes" | "log"
-    "SCALER_INTERVAL": 30.0,
+    "SCALER_INTERVAL": 30.0,  # seconds between reconcile passes (run_scaler --interval)
     "AUTOSCALING_DEFAULTS": None,  # host override of the seeded ServiceConfiguration rows
+    "SCALER_LEASE_NAME": "run_scaler",  # one lease row per group of sidecars that must not overlap
+    "SCALER_LEASE_TTL": 90.0,  # seconds a leader lease lives unless renewed (> 2 intervals)
+    "SCALER_DECISION_RETENTION_DAYS": 14,  # ScalingDecision rows older than this are pruned
+    "SCALER_BACKOFF_BASE": 30.0,  # seconds before the first retry of a row after an error
+    "SCALER_BACKOFF_MAX": 600.0,  # cap of the exponential backoff per row
+    "SCALER_OPERATION_TIMEOUT": 600.0,  # seconds a delta operation may stay unconfirmed
+    "SCALER_HTTP_TIMEOUT": 10.0,  # seconds, platform API calls (Omnistrate, Kubernetes)
+    "SCALER_METRICS_TIMEOUT": 5.0,  # seconds, RabbitMQ management API / AMQP fallback
+    "RABBITMQ_MANAGEMENT_URL": None,  # None: env RABBITMQ_MANAGEMENT_URL
+    "SCALER_AMQP_URL": None,  # AMQP fallback; None: env CELERY_BROKER_URL
+    "OMNISTRATE_SIDECAR_URL": None,  # None: env, else http://127.0.0.1:49750
+    "OMNISTRATE_API_URL": None,  # None: env, else https://api.omnistrate.cloud
+    "OMNISTRATE_API_KEY": None,  # None: env; with the ids below selects the fleet API
+    "OMNISTRATE_SERVICE_ID": None,  # None: env
+    "OMNISTRATE_ENVIRONMENT_ID": None,  # None: env
+    "OMNISTRATE_INSTANCE_ID": None,  # None: env
+    "SCALER_KUBERNETES_NAMESPACE": None,  # None: the pod's namespace, else "default"
+    "SCALER_KUBERNETES_HOST": None,  # API server URL, no auth (tests); None: in-cluster/kubeconfig
 }
 
 # Keys whose values are dotted paths (or containers of them) resolved on access.
