@@ -1,8 +1,12 @@
-"""Deploy tooling: the pinned Omnistrate compose generator (no Django import needed)."""
+"""Deploy tooling: the pinned Omnistrate compose generator (no Django import needed).
+
+``experio-omni-compose TAG`` / ``python -m experio_platform.deploy TAG`` turn docker-compose.yaml
+into docker-compose.omni.yaml with every Experio image pinned to ``:sha-<git sha>``
+(docs/deploy.md).
+"""
 
 from __future__ import annotations
 
+from .cli import main
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``experio-omni-compose`` (placeholder until the deploy issue lands)."""
-    raise SystemExit("experio-omni-compose is not implemented yet")
+__all__ = ["main"]

@@ -1,0 +1,232 @@
+"""``experio-omni-compose``: the command line of the pinned Omnistrate compose generator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from experio_platform.exceptions import ConfigurationError
+from experio_platform.reporting import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE
+
+from .generator import (
+    DEFAULT_NAME_PREFIX,
+    DEFAULT_REGISTRY,
+    DEFAULT_REQUIRED_SECRETS,
+    DEFAULT_SECRETS,
+    DEFAULT_SIDECARS,
+    InvalidComposeError,
+    Options,
+    Result,
+    render,
+    write_atomic,
+)
+
+DESCRIPTION = """\
+Turn docker-compose.yaml into docker-compose.omni.yaml for `omctl build`: every service that
+builds a Dockerfile.<suffix> loses `build` and gets
+image: <registry>/<prefix><suffix>:TAG (an existing image: is replaced in place, also when build
+is inherited through a << merge); the server sidecars' images are re-pinned to TAG in
+services.*.image and x-omnistrate-capabilities.sidecars.*.imageNameWithTag. Nothing is
+interpolated: ${VAR:-x}, $$, $secret.NAME, $var.x and {{ $sys... }} are copied byte for byte.
+The written text is re-parsed and checked (no duplicate keys, no build, every image valid, tagged,
+not :latest, Experio images exactly :TAG, depends_on targets exist, Omnistrate secrets declared,
+compose JSON schema) before it atomically replaces the output file.
+"""
+
+EPILOG = """\
+exit codes:
+  0  written (or, with --check, valid and the output file is up to date or absent)
+  1  invalid input or output: duplicate keys, a build without Dockerfile.<suffix>, an unpinned,
+     untagged or :latest image, an undeclared or missing secret, a schema error;
+     the output file is left untouched
+  2  usage: bad TAG (not sha-<40 hex>), bad flag, unreadable input file
+  3  --check: valid, but the existing output file differs from what would be written
+
+examples:
+  experio-omni-compose sha-$(git rev-parse HEAD)
+  experio-omni-compose "sha-$GITHUB_SHA" -f docker-compose.yaml -o docker-compose.omni.yaml
+  experio-omni-compose sha-0123456 --allow-short-sha --check
+  python -m experio_platform.deploy sha-$(git rev-parse HEAD) -o - | less
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() returns its code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigurationError(f"{self.prog}: {message}", hint=f"See {self.prog} --help.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="experio-omni-compose",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("tag", metavar="TAG", help="the immutable image tag: sha-<40 hex git sha>")
+    parser.add_argument(
+        "-f",
+        "--file",
+        default="docker-compose.yaml",
+        type=Path,
+        help="the source compose file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="docker-compose.omni.yaml",
+        help="where to write; '-' prints to stdout (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="validate and compare with the existing output file; write nothing",
+    )
+    parser.add_argument(
+        "--allow-short-sha",
+        action="store_true",
+        help="also accept sha-<7 hex>, the short form docker/metadata-action emits by default",
+    )
+    parser.add_argument(
+        "--registry",
+        default=DEFAULT_REGISTRY,
+        help="registry and namespace of the Experio images (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--name-prefix",
+        default=DEFAULT_NAME_PREFIX,
+        help="image name before the Dockerfile suffix (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sidecar",
+        action="append",
+        metavar="NAME",
+        help="suffix of a sidecar image to re-pin; repeatable, commas accepted; replaces the "
+        f"default list ({', '.join(DEFAULT_SIDECARS)})",
+    )
+    parser.add_argument(
+        "--secret",
+        action="append",
+        metavar="NAME",
+        help="an Omnistrate secret that exists (omctl secret create); repeatable, commas "
+        f"accepted; added to the defaults ({', '.join(DEFAULT_SECRETS)})",
+    )
+    parser.add_argument(
+        "--require-secret",
+        action="append",
+        metavar="SERVICE=SECRET",
+        help="a service that must reference $secret.SECRET; repeatable; replaces the defaults ("
+        + ", ".join(f"{s}={n}" for s, n in DEFAULT_REQUIRED_SECRETS)
+        + ")",
+    )
+    parser.add_argument(
+        "--schema",
+        type=Path,
+        help="compose JSON schema to validate against (default: the copy vendored by "
+        "check-jsonschema; skipped with a note when that is not installed)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    return parser
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    """Build the generator's Options from parsed arguments.
+
+    Raises:
+        ConfigurationError: a malformed --require-secret.
+    """
+    required: list[tuple[str, str]] = []
+    for pair in _split(args.require_secret):
+        service, sep, secret = pair.partition("=")
+        if not sep or not service or not secret:
+            raise ConfigurationError(
+                f"--require-secret {pair!r} is not SERVICE=SECRET", hint="e.g. initdb=neo4jPassword"
+            )
+        required.append((service, secret))
+    return Options(
+        tag=args.tag,
+        registry=args.registry,
+        name_prefix=args.name_prefix,
+        sidecars=tuple(_split(args.sidecar)) if args.sidecar else DEFAULT_SIDECARS,
+        secrets=tuple(dict.fromkeys([*DEFAULT_SECRETS, *_split(args.secret)])),
+        required_secrets=tuple(required) if args.require_secret else DEFAULT_REQUIRED_SECRETS,
+        allow_short_sha=args.allow_short_sha,
+        schema_path=args.schema,
+        source_name=args.file.name,
+    )
+
+
+def _print_report(result: Result, target: str, out: TextIO) -> None:
+    width = max([len(change.where) for change in result.changes] + [4])
+    for change in result.changes:
+        print(
+            f"{change.where:<{width}}  {change.action.upper():<9}  {change.old} -> {change.new}",
+            file=out,
+        )
+    for note in result.notes:
+        print(f"note: {note}", file=out)
+    print(f"experio-omni-compose: {len(result.changes)} image(s) pinned; {target}", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the generator; returns the exit code (0 ok, 1 invalid, 2 usage, 3 --check drift)."""
+    out, err = sys.stdout, sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        options = options_from_args(args)
+        try:
+            text = args.file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot read {args.file}: {exc.strerror or exc}",
+                hint="Run from the repository root or pass -f PATH.",
+            ) from exc
+        result = render(text, options)
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    except InvalidComposeError as exc:
+        print(f"error: {args.file}: {exc}", file=err)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=err)
+        return EXIT_FAILED
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+
+    report = err if args.output == "-" else out
+    if args.check:
+        target = Path(args.output)
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current is not None and current != result.text:
+            if not args.quiet:
+                _print_report(result, f"{target} is out of date (--check, nothing written)", report)
+            return EXIT_PENDING
+        if not args.quiet:
+            _print_report(result, "valid (--check, nothing written)", report)
+        return EXIT_OK
+    if args.output == "-":
+        out.write(result.text)
+        if not args.quiet:
+            _print_report(result, "written to stdout", report)
+        return EXIT_OK
+    try:
+        write_atomic(Path(args.output), result.text, options)
+    except InvalidComposeError as exc:
+        print(f"error: {args.output}: {exc}", file=err)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=err)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc}", file=err)
+        return EXIT_FAILED
+    if not args.quiet:
+        _print_report(result, f"wrote {args.output}", report)
+    return EXIT_OK
