@@ -256,24 +256,32 @@ def set(name: str, value: Any, *, source: str = "cli", actor: str = "") -> bool:
     return True
 
 
+def delete_row(row: Any, *, actor: str = "", source: str = "cli", using: str | None = None) -> None:
+    """Delete one ``ConfigEntry`` and log it (no stamp bump: the caller bumps once)."""
+    from experio_platform.config.models import ConfigChange
+
+    alias = using or _alias()
+    ConfigChange.objects.using(alias).create(
+        key=row.key,
+        action="deleted",
+        source=source,
+        old_fingerprint=row.fingerprint,
+        old_display=MASK if row.is_secret else str(row.value),
+        actor=actor[:150],
+    )
+    row.delete(using=alias)
+
+
 def delete(name: str, *, actor: str = "", source: str = "cli") -> bool:
     """Delete the row of ``name`` (it falls back to override/default); True if one existed."""
-    from experio_platform.config.models import ConfigChange, ConfigEntry
+    from experio_platform.config.models import ConfigEntry
 
     alias = _alias()
     with transaction.atomic(using=alias):
         existing = ConfigEntry.objects.using(alias).select_for_update().filter(key=name).first()
         if existing is None:
             return False
-        ConfigChange.objects.using(alias).create(
-            key=name,
-            action="deleted",
-            source=source,
-            old_fingerprint=existing.fingerprint,
-            old_display=MASK if existing.is_secret else str(existing.value),
-            actor=actor[:150],
-        )
-        existing.delete(using=alias)
+        delete_row(existing, actor=actor, source=source, using=alias)
         bump_stamp(alias)
     clear_cache()
     return True

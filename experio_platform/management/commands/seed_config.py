@@ -1,0 +1,104 @@
+"""``manage.py seed_config``: bring the settings store to the desired values (see docs/config.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from experio_platform.config.crypto import DecryptionError
+from experio_platform.config.seed import parse_assignments, rotate_keys, seed_config
+from experio_platform.exceptions import ConfigurationError
+from experio_platform.reporting import EXIT_FAILED, EXIT_PENDING, EXIT_USAGE
+
+
+class Command(BaseCommand):
+    help = (
+        "Seed the settings store: --set KEY=VALUE > environment (VAR, VAR_FILE) > registry "
+        "default. Creates missing keys, updates env-managed keys, reports DRIFT where an "
+        "operator's value disagrees. Run with --force after every upgrade. Exit codes: 0 ok, "
+        "1 invalid values (nothing written), 2 usage/configuration error, 3 --check found "
+        "pending changes or drift."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            dest="set_values",
+            help="Set KEY to VALUE (repeatable); wins over the environment and the admin.",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Write the desired value of every key in scope (run after upgrades). Values "
+            "set in the admin or with --set are kept and reported as DRIFT unless "
+            "--override-admin. Never deletes.",
+        )
+        parser.add_argument(
+            "--override-admin",
+            action="store_true",
+            help="Also overwrite values an operator set in the admin or with --set.",
+        )
+        parser.add_argument(
+            "--only",
+            action="append",
+            metavar="KEY",
+            help="Seed only this key (repeatable; commas also accepted).",
+        )
+        parser.add_argument(
+            "--namespace",
+            action="append",
+            metavar="NS",
+            help="Seed only keys of this namespace (graph, llm, mcp, platform, ...).",
+        )
+        parser.add_argument(
+            "--prune", action="store_true", help="Delete rows of keys no longer in the registry."
+        )
+        parser.add_argument(
+            "--rotate-keys",
+            action="store_true",
+            help="Re-encrypt every secret under the first ENCRYPTION_KEYS key (nothing else).",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="Print the plan, write nothing.")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Like --dry-run; exit 3 when changes or drift are pending.",
+        )
+        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        dry_run = opts["dry_run"] or opts["check"]
+        try:
+            if opts["rotate_keys"]:
+                if opts["set_values"] or opts["only"] or opts["namespace"] or opts["prune"]:
+                    raise CommandError(
+                        "--rotate-keys runs alone (with --dry-run/--check/--json only).",
+                        returncode=EXIT_USAGE,
+                    )
+                report = rotate_keys(dry_run=dry_run)
+            else:
+                report = seed_config(
+                    set_values=parse_assignments(opts["set_values"]),
+                    force=opts["force"],
+                    override_admin=opts["override_admin"],
+                    only=opts["only"],
+                    namespaces=opts["namespace"],
+                    prune=opts["prune"],
+                    dry_run=dry_run,
+                )
+        except DecryptionError as exc:
+            raise CommandError(str(exc), returncode=EXIT_FAILED) from exc
+        except ConfigurationError as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        self.stdout.write(report.render_json() if opts["json"] else report.render_text())
+        if report.has_errors:
+            raise CommandError(
+                "Invalid values (listed above by key and variable); nothing was written.",
+                returncode=EXIT_FAILED,
+            )
+        if opts["check"] and report.pending:
+            raise CommandError("Pending changes or drift (--check).", returncode=EXIT_PENDING)
