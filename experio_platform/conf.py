@@ -24,23 +24,29 @@ SETTINGS_NAME = "EXPERIO_PLATFORM"
 
 # Each concern keeps its keys in its own block; docs/configuration.md documents every key.
 DEFAULTS: dict[str, Any] = {
-    # ---- health (experio_platform.health) -------------------------------------------------
-    # The checks /health/ runs: a list of dicts {"name", "check" (dotted path), "critical",
-    # "timeout", "options"}; None means the built-in list (see experio_platform.health.checks).
+    # ---- health (experio_platform.health; documented in docs/health.md) ---------------------
+    # The checks /health/ runs. None: the built-ins postgres, redis, rabbitmq, llm, graph (reported
+    # under the provider's name), mcp. Else a list of items: a built-in name, a dotted path,
+    # (path, kwargs), or {"name", "check", "critical", "timeout", "options"}; a dict naming a
+    # built-in without "check" overrides its fields, e.g. {"name": "redis", "critical": False}.
     "HEALTH_CHECKS": None,
-    # Names of built-in checks to leave out (e.g. ["rabbitmq"] on a host without a broker).
+    # Host checks appended to HEALTH_CHECKS (same item shapes), so built-ins need no re-listing.
+    "HEALTH_EXTRA_CHECKS": [],
+    # Names of checks to leave out (e.g. ["rabbitmq"] on a host without a broker).
     "HEALTH_DISABLED_CHECKS": [],
     "HEALTH_CHECK_TIMEOUT": 1.0,  # seconds, per check (also the driver connect/socket timeout)
-    "HEALTH_DEADLINE": 2.5,  # seconds, the whole /health/ answer
+    "HEALTH_DEADLINE": 2.5,  # seconds, the whole /health/ answer; unfinished checks: "timeout"
     "HEALTH_LB_TIMEOUT": 5.0,  # the load balancer's timeout; a system check keeps DEADLINE below
     "HEALTH_CACHE_TTL": 2.0,  # seconds a result is served to every poller; 0 disables
-    "HEALTH_MAX_WORKERS": 8,  # size of the bounded probe pool (per process)
-    "HEALTH_DETAIL": "authorized",  # "authorized" | "always" | "never"
+    "HEALTH_MAX_WORKERS": 8,  # size of the bounded probe pool (threads per process)
+    "HEALTH_DETAIL": "authorized",  # who sees error/reason/version: "authorized"|"always"|"never"
     "HEALTH_TOKEN": None,  # bearer token that unlocks detail (devsite: EXPERIO_HEALTH_TOKEN)
-    "HEALTH_PATHS": ["/health/", "/health/simple/"],  # paths the health middleware serves
+    # Paths the health middleware answers itself (also without the trailing slash) -> endpoint.
+    "HEALTH_PATHS": {"/health/": "health", "/health/simple/": "simple"},
     "LLM_PROVIDER": None,  # None: from USE_AZURE_OPENAI / USE_GOOGLE_GENAI; "azure" | "google"
-    "LLM_REFRESH_INTERVAL": 60.0,  # seconds an LLM listing result is served while fresh
-    "MCP_SERVER_URL": None,
+    "LLM_REFRESH_INTERVAL": 60.0,  # seconds an LLM result is served; refreshed in the background
+    "LLM_TIMEOUT": 5.0,  # seconds for the LLM listing request (it never blocks a poll once warm)
+    "MCP_SERVER_URL": None,  # fallback when the settings store has no MCP_SERVER_URL
     # ---- config store (experio_platform.config) --------------------------------------------
     # Fallback values of settings-store keys that have no row yet (the devsite fills it from the
     # environment); a row in the store always wins. {"NEO4J_URI": "bolt://...", ...}
