@@ -262,6 +262,17 @@ class LLM(HealthCheck):
         except Exception:
             return []
 
+    def configuration_problem(self) -> str | None:
+        provider = llm_provider()
+        if provider == "azure":
+            missing = ["AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"]
+        elif provider == "google":
+            missing = ["GOOGLE_API_KEY"]
+        else:
+            return None  # off (system check W010) or both on (E015)
+        empty = [k for k in missing if not config_value(k)]
+        return f"{', '.join(empty)} empty" if empty else None
+
     def probe(self, timeout: float) -> Probe:
         import httpx
 
@@ -345,6 +356,9 @@ class MCP(HealthCheck):
         from experio_platform.conf import platform_settings
 
         return self.url or config_value("MCP_SERVER_URL") or platform_settings.MCP_SERVER_URL
+
+    def configuration_problem(self) -> str | None:
+        return None if self._url() else "MCP_SERVER_URL is empty"
 
     def probe(self, timeout: float) -> Probe:
         import httpx
