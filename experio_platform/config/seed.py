@@ -237,9 +237,10 @@ def seed_config(
         rows = {row.key: row for row in qs}
         writes: list[tuple[ConfigKey, Any, str, Any]] = []
         for key in keys:
-            action = _plan(report, key, desired[key.name], rows.get(key.name), force, override_admin)
+            want = desired[key.name]
+            action = _plan(report, key, want, rows.get(key.name), force, override_admin)
             if action is not None:
-                writes.append((key, desired[key.name].value, desired[key.name].source, action))
+                writes.append((key, want.value, want.source, action))
         stale = [] if restricted else sorted(set(rows) - set(get_registry()))
         for name in stale:
             row = rows[name]

@@ -1,4 +1,4 @@
-"""``manage.py seed_config``: bring the settings store to the desired values (see docs/config.md)."""
+"""``manage.py seed_config``: bring the settings store to the desired values (docs/config.md)."""
 
 from __future__ import annotations
 
