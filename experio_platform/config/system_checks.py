@@ -1,0 +1,96 @@
+"""System checks of the settings store (ids E030-E049 / W030-W049); static, no I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core import checks
+
+from experio_platform.exceptions import ConfigurationError
+
+_GENERATE = (
+    "Generate a key with: python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())' and set EXPERIO_PLATFORM['ENCRYPTION_KEYS'] "
+    "(devsite: EXPERIO_ENCRYPTION_KEYS, comma-separated, new key first)."
+)
+
+
+def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W030/E030: no ENCRYPTION_KEYS (SECRET_KEY fallback; an error when DEBUG is off and
+    SECRET_KEY is not a django-insecure development key); E031: a malformed key."""
+    from django.conf import settings
+
+    from experio_platform.config import crypto
+
+    keys = crypto.configured_keys()
+    if not keys:
+        text = (
+            "EXPERIO_PLATFORM['ENCRYPTION_KEYS'] is empty: settings-store secrets are encrypted "
+            "with a key derived from SECRET_KEY (development fallback); rotating SECRET_KEY "
+            "would make them unreadable."
+        )
+        # An error in production (DEBUG off). A SECRET_KEY that is itself a development key
+        # ("django-insecure-...", flagged by Django's own security.W009) marks a dev/test site:
+        # the derived key is no weaker than it, so a warning says enough there.
+        insecure = str(settings.SECRET_KEY).startswith("django-insecure")
+        if settings.DEBUG or insecure:
+            return [checks.Warning(text, hint=_GENERATE, id="experio_platform.W030")]
+        return [checks.Error(text, hint=_GENERATE, id="experio_platform.E030")]
+    return [
+        checks.Error(problem + ".", hint=_GENERATE, id="experio_platform.E031")
+        for problem in crypto.validate_keys(keys)
+    ]
+
+
+def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E032: CONFIG_EXTRA_KEYS broken; E033: CONFIG_OVERRIDES not a dict or an invalid value;
+    W031: CONFIG_OVERRIDES names unknown keys; E034: CONFIG_CACHE_TTL not a number >= 0."""
+    from experio_platform.conf import platform_settings
+    from experio_platform.config.registry import ConfigValueError, get_registry
+
+    found: list[checks.CheckMessage] = []
+    ttl = platform_settings.CONFIG_CACHE_TTL
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
+        found.append(
+            checks.Error(
+                f"EXPERIO_PLATFORM['CONFIG_CACHE_TTL'] must be a number of seconds >= 0, "
+                f"not {ttl!r}.",
+                hint="Use e.g. 5 (0 re-checks the version stamp on every read).",
+                id="experio_platform.E034",
+            )
+        )
+    try:
+        registry = get_registry()
+    except ConfigurationError as exc:
+        return [*found, checks.Error(exc.message, hint=exc.hint, id="experio_platform.E032")]
+    overrides = platform_settings.CONFIG_OVERRIDES
+    if overrides is None:
+        return found
+    if not isinstance(overrides, dict):
+        return [
+            *found,
+            checks.Error(
+                "EXPERIO_PLATFORM['CONFIG_OVERRIDES'] must be a dict {KEY: value}.",
+                hint="Map settings-store keys to their fallback values.",
+                id="experio_platform.E033",
+            ),
+        ]
+    unknown = sorted(set(overrides) - set(registry))
+    if unknown:
+        found.append(
+            checks.Warning(
+                f"EXPERIO_PLATFORM['CONFIG_OVERRIDES'] names unknown key(s): {', '.join(unknown)}.",
+                hint="Fix the spelling or declare them in CONFIG_EXTRA_KEYS.",
+                id="experio_platform.W031",
+            )
+        )
+    for name, raw in overrides.items():
+        if name in registry and raw not in (None, ""):
+            try:
+                registry[name].parse(raw, origin=f"CONFIG_OVERRIDES[{name!r}]")
+            except ConfigValueError as exc:
+                found.append(checks.Error(exc.message, hint=exc.hint, id="experio_platform.E033"))
+    return found
+
+
+CHECKS = [check_encryption_keys, check_registry]

@@ -1,0 +1,1 @@
+"""An email-as-username user model like ThinkNimble's, to test initdb against (not shipped)."""
