@@ -164,6 +164,8 @@ class Runner:
             probe = _call(spec)
         except NotConfigured as exc:
             probe = Probe(ok=False, reason=REASON_NOT_CONFIGURED, error=str(exc))
+        except TimeoutError as exc:  # socket.timeout, asyncio.wait_for: the driver gave up
+            probe = Probe(ok=False, reason=REASON_TIMEOUT, error=f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # any failure of a check means "unhealthy", never a 500
             trace = "".join(traceback.format_exception(exc))
             probe = Probe(ok=False, reason=REASON_ERROR, error=f"{type(exc).__name__}: {exc}")

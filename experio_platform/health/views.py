@@ -162,7 +162,11 @@ def render(request: HttpRequest, report: Report, *, detail: bool) -> HttpRespons
     # OpenMetrics is for scrapers: the status is in the samples, the scrape itself succeeds.
     status = 200 if fmt == "openmetrics" else report.http_status
     body = "" if request.method == "HEAD" else func(report, detail=detail)
-    return no_store(HttpResponse(body, status=status, content_type=content_type))
+    response = no_store(HttpResponse(body, status=status, content_type=content_type))
+    # A 503 every few seconds from every LB node would flood django.request's error log; the
+    # runner already logs each check's failure once, when it starts failing.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _broken(request: HttpRequest, exc: ConfigurationError) -> HttpResponse:

