@@ -77,9 +77,11 @@ def fresh_db() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def query(dbname: str, sql: str) -> list[tuple]:
+def query(dbname: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Run ``sql`` on ``dbname`` (a fresh test database); return its rows ([] for a write)."""
     with _pg_connect(dbname) as conn:
-        return conn.execute(sql).fetchall()
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -97,7 +97,7 @@ def test_seed_config__untouched_key_follows_a_changed_code_default(settings) -> 
     settings.EXPERIO_PLATFORM = {
         "CONFIG_EXTRA_KEYS": ["tests.config.test_seed.HOST_KEYS_NEW_DEFAULT"]
     }
-    code, out = seed()
+    _code, out = seed()
     assert "UPDATED" in line(out, "HOST_LIMIT") and "code default changed" in line(
         out, "HOST_LIMIT"
     )
@@ -108,15 +108,15 @@ def test_seed_config__force_resets_env_seeded_key_once_variable_is_gone(monkeypa
     monkeypatch.setenv("NEO4J_DATABASE", "experio")
     seed()
     monkeypatch.delenv("NEO4J_DATABASE")
-    code, out = seed()
+    _code, out = seed()
     assert "UNCHANGED" in line(out, "NEO4J_DATABASE") and config.get("NEO4J_DATABASE") == "experio"
-    code, out = seed("--force")
+    _code, out = seed("--force")
     assert "UPDATED" in line(out, "NEO4J_DATABASE") and config.get("NEO4J_DATABASE") == "neo4j"
 
 
 def test_seed_config__set_wins_over_environment(monkeypatch) -> None:
     monkeypatch.setenv("GRAPH_PROVIDER", "neo4j")
-    code, out = seed("--set", "GRAPH_PROVIDER=falkordb", "--set", "MAX_UPLOAD_MB=7")
+    code, _out = seed("--set", "GRAPH_PROVIDER=falkordb", "--set", "MAX_UPLOAD_MB=7")
     assert code == 0 and config.get("GRAPH_PROVIDER") == "falkordb"
     assert config.get("MAX_UPLOAD_MB") == 7
     assert ConfigEntry.objects.get(key="GRAPH_PROVIDER").source == "cli"
@@ -166,7 +166,7 @@ def test_seed_config__canary_never_printed_nor_logged(monkeypatch) -> None:
 
 
 def test_seed_config__scope_flags_and_usage_errors() -> None:
-    code, out = seed("--only", "NEO4J_URI,NEO4J_USER")
+    code, _out = seed("--only", "NEO4J_URI,NEO4J_USER")
     assert code == 0 and set(ConfigEntry.objects.values_list("key", flat=True)) == {
         "NEO4J_URI",
         "NEO4J_USER",
