@@ -60,7 +60,7 @@ def parse_reference(text: str) -> ImageReference:
     """
     if not isinstance(text, str) or not text:
         raise InvalidReference("empty image reference")
-    match = _REFERENCE.match(text)
+    match = _REFERENCE.fullmatch(text)
     if match is None:
         reason = "not a valid reference ([registry/]path[:tag][@digest], lowercase path)"
         if "$" in text:
