@@ -51,10 +51,18 @@ DEFAULTS: dict[str, Any] = {
     # Fallback values of settings-store keys that have no row yet (the devsite fills it from the
     # environment); a row in the store always wins. {"NEO4J_URI": "bolt://...", ...}
     "CONFIG_OVERRIDES": {},
-    "ENCRYPTION_KEYS": [],  # Fernet keys; the first encrypts. Empty: dev fallback from SECRET_KEY
-    "CONFIG_CACHE_TTL": 5.0,  # seconds a process trusts its cached store before re-checking
-    "CONFIG_EXTRA_KEYS": [],  # dotted paths to host ConfigKey declarations
+    # Fernet keys (devsite: EXPERIO_ENCRYPTION_KEYS, comma-separated); the first encrypts, all
+    # decrypt; `seed_config --rotate-keys` re-encrypts under the first. Empty: a key derived
+    # from SECRET_KEY (dev fallback; system check W030, E030 in production).
+    "ENCRYPTION_KEYS": [],
+    # Seconds a process serves config.get() from memory before re-checking the version stamp
+    # (one query): the bound on how long another process's change stays unseen. 0: every read.
+    "CONFIG_CACHE_TTL": 5.0,
+    # Dotted paths to host ConfigKey declarations (a ConfigKey or a list of them).
+    "CONFIG_EXTRA_KEYS": [],
+    # The superuser initdb ensures (password: DJANGO_SUPERUSER_PASSWORD).
     "DEFAULT_ADMIN_EMAIL": "admin@experiolabs.ai",
+    # The regular user initdb ensures when PLAYWRIGHT_TEST_USER_PASS is set.
     "DEFAULT_TEST_USER_EMAIL": "playwright@thinknimble.com",
     # ---- graph (experio_platform.graph) -----------------------------------------------------
     "GRAPH_PROVIDERS": {
