@@ -59,14 +59,23 @@ class Postgres(HealthCheck):
 
     component_type = "datastore"
 
-    def __init__(self, alias: str = "default", **options: Any) -> None:
+    def __init__(
+        self, alias: str = "default", database: dict[str, Any] | None = None, **options: Any
+    ) -> None:
         super().__init__(alias=alias, **options)
         self.alias = alias
+        # An explicit DATABASES-style entry (a database the host does not route to, tests).
+        self.database = database
 
     def _settings(self, timeout: float) -> dict[str, Any]:
         from django.db import connections
 
-        settings_dict = copy.deepcopy(connections.settings[self.alias])
+        if self.database is not None:
+            settings_dict = copy.deepcopy(connections.settings["default"])
+            settings_dict["OPTIONS"] = {}
+            settings_dict.update(copy.deepcopy(self.database))
+        else:
+            settings_dict = copy.deepcopy(connections.settings[self.alias])
         opts = dict(settings_dict.get("OPTIONS") or {})
         engine = settings_dict["ENGINE"]
         if "postgresql" in engine:
@@ -88,21 +97,21 @@ class Postgres(HealthCheck):
     def configuration_problem(self) -> str | None:
         from django.conf import settings
 
-        if self.alias not in settings.DATABASES:
+        if self.database is None and self.alias not in settings.DATABASES:
             return f"the database alias {self.alias!r} is not in DATABASES"
         return None
 
     def secrets(self) -> list[str]:
         from django.conf import settings
 
-        db = settings.DATABASES.get(self.alias) or {}
+        db = self.database or settings.DATABASES.get(self.alias) or {}
         return [db.get("PASSWORD") or "", (db.get("OPTIONS") or {}).get("password") or ""]
 
     def probe(self, timeout: float) -> Probe:
         from django.db import connections
         from django.db.utils import load_backend
 
-        if self.alias not in connections.settings:
+        if self.database is None and self.alias not in connections.settings:
             raise NotConfigured(f"no database alias {self.alias!r}")
         settings_dict = self._settings(timeout)
         backend = load_backend(settings_dict["ENGINE"])

@@ -1,0 +1,239 @@
+"""The built-in checks against real servers: healthy, closed port, hung (accepts, never answers).
+
+Shared services come from .run/test/env.sh; the hung case puts tests.support.proxy.FaultProxy
+in "hang" mode in front of the real server. The LLM check talks to a local stdlib HTTP server
+that speaks the Azure OpenAI / Google GenAI listing paths (the real endpoints are not reachable
+here); the MCP check talks to a real server from the official ``mcp`` SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import Client
+
+from tests.health.conftest import shared
+from tests.support.http import StubServer, json_route
+from tests.support.mcp import MCPServerProcess
+from tests.support.net import free_port, wait_until
+from tests.support.proxy import FaultProxy
+
+# Probes run in pool threads; the postgres probe and the settings store (LLM/MCP keys) need
+# database access, which pytest-django only grants to marked tests.
+pytestmark = pytest.mark.django_db
+
+FAST = {"HEALTH_CHECK_TIMEOUT": 0.5, "HEALTH_DEADLINE": 1.0, "HEALTH_CACHE_TTL": 0}
+
+
+def get(client: Client, path: str = "/health/") -> tuple[int, dict, float]:
+    started = time.monotonic()
+    response = client.get(path)
+    return response.status_code, json.loads(response.content), time.monotonic() - started
+
+
+def hostport(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", int(parts.port or 0)
+
+
+@pytest.fixture
+def detail(configure):  # type: ignore[no-untyped-def]
+    def apply(checks: list, **keys):  # type: ignore[no-untyped-def]
+        return configure(HEALTH_CHECKS=checks, HEALTH_DETAIL="always", **{**FAST, **keys})
+
+    return apply
+
+
+# ---- postgres ---------------------------------------------------------------------------------
+def test_postgres__healthy_on_default_alias(detail, client: Client) -> None:
+    detail(["postgres"])
+    code, data, _ = get(client)
+    assert code == 200, data
+    assert data["checks"]["postgres"]["version"].startswith("PostgreSQL 15")
+
+
+def test_postgres__closed_port_and_hang(detail, settings, client: Client) -> None:
+    db = {**settings.DATABASES["default"], "PORT": str(free_port())}
+    detail([{"name": "postgres", "options": {"database": db}}])
+    code, data, elapsed = get(client)
+    assert code == 503 and data["checks"]["postgres"]["reason"] == "error"
+    assert elapsed < 1.0
+    upstream = (settings.DATABASES["default"]["HOST"], int(settings.DATABASES["default"]["PORT"]))
+    with FaultProxy(upstream) as proxy:
+        db = {**settings.DATABASES["default"], "PORT": str(proxy.port)}
+        detail([{"name": "postgres", "options": {"database": db}}])
+        assert get(client)[0] == 200  # forwarding works
+        proxy.mode = "hang"
+        code, data, elapsed = get(client)
+        assert code == 503 and data["checks"]["postgres"]["reason"] == "timeout"
+        assert 0.45 <= elapsed < 0.8, elapsed
+        proxy.mode = "forward"
+
+
+def test_postgres__sqlite(detail, tmp_path, client: Client) -> None:
+    db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "x.sqlite3")}
+    detail([{"name": "postgres", "options": {"database": db}}])
+    code, data, _ = get(client)
+    assert code == 200 and data["checks"]["postgres"]["version"].startswith("SQLite")
+
+
+# ---- redis ------------------------------------------------------------------------------------
+def test_redis__healthy_closed_and_hung(detail, settings, client: Client) -> None:
+    url = shared("REDIS_URL")
+    settings.REDIS_URL = url
+    detail(["redis"])
+    assert get(client)[0] == 200
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    code, data, elapsed = get(client)
+    assert code == 503 and data["checks"]["redis"]["reason"] == "error" and elapsed < 0.5
+    with FaultProxy(hostport(url)) as proxy:
+        settings.REDIS_URL = f"redis://127.0.0.1:{proxy.port}/0"
+        assert get(client)[0] == 200
+        proxy.mode = "hang"
+        code, data, elapsed = get(client)
+        assert code == 503 and data["checks"]["redis"]["reason"] == "timeout"
+        assert elapsed < 0.8
+
+
+def test_redis__not_configured(detail, settings, client: Client) -> None:
+    settings.REDIS_URL = None
+    detail(["redis"])
+    code, data, _ = get(client)
+    assert code == 503 and data["checks"]["redis"]["reason"] == "not configured"
+
+
+# ---- rabbitmq ---------------------------------------------------------------------------------
+def test_rabbitmq__healthy_closed_and_hung(detail, settings, client: Client) -> None:
+    url = shared("CELERY_BROKER_URL")
+    settings.CELERY_BROKER_URL = url
+    detail(["rabbitmq"])
+    code, data, _ = get(client)
+    assert code == 200, data
+    assert data["checks"]["rabbitmq"]["version"].startswith("RabbitMQ 3.")
+    settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    code, data, elapsed = get(client)
+    assert code == 503 and elapsed < 0.8
+    with FaultProxy(hostport(url)) as proxy:
+        settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
+        assert get(client)[0] == 200
+        proxy.mode = "hang"
+        code, data, elapsed = get(client)
+        assert code == 503 and data["checks"]["rabbitmq"]["reason"] == "timeout"
+        assert elapsed < 0.8
+
+
+# ---- mcp ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mcp_server():  # type: ignore[no-untyped-def]
+    server = MCPServerProcess().start()
+    yield server
+    server.stop()
+
+
+def test_mcp__initialize_then_ping(detail, client: Client, mcp_server) -> None:
+    detail(["mcp"], MCP_SERVER_URL=mcp_server.url, HEALTH_CHECK_TIMEOUT=0.9, HEALTH_DEADLINE=1.5)
+    code, data, _ = get(client)
+    assert code == 200, data
+    assert data["checks"]["mcp"]["status"] == "healthy"
+    assert "experio-test-mcp" in data["checks"]["mcp"]["version"]
+
+
+def test_mcp__down_or_hung_is_degraded(detail, client: Client, mcp_server) -> None:
+    detail(["postgres", "mcp"], MCP_SERVER_URL=f"http://127.0.0.1:{free_port()}/mcp")
+    detail(
+        [{"name": "mcp", "critical": False}, "tests.health.helpers.ok"],
+        MCP_SERVER_URL=f"http://127.0.0.1:{free_port()}/mcp",
+    )
+    code, data, _ = get(client)
+    assert code == 200 and data["status"] == "degraded"
+    with FaultProxy(("127.0.0.1", mcp_server.port)) as proxy:
+        detail(["mcp", "tests.health.helpers.ok"], MCP_SERVER_URL=f"http://{proxy.address}/mcp")
+        proxy.mode = "hang"
+        code, data, elapsed = get(client)
+        assert code == 200 and data["checks"]["mcp"]["reason"] == "timeout" and elapsed < 0.8
+
+
+def test_mcp__not_configured(detail, client: Client) -> None:
+    detail(["mcp"], MCP_SERVER_URL=None, CONFIG_OVERRIDES={})
+    _, data, _ = get(client)
+    assert data["checks"]["mcp"]["reason"] == "not configured"
+
+
+# ---- llm ----------------------------------------------------------------------------------------
+def azure_stub(status: int = 200) -> StubServer:
+    return StubServer({"/openai/models": json_route(status, {"data": [{"id": "gpt-4o"}]})})
+
+
+def llm_keys(**overrides: str) -> dict:
+    return {"CONFIG_OVERRIDES": overrides}
+
+
+def test_llm__azure_listing_request(detail, client: Client) -> None:
+    with azure_stub() as stub:
+        detail(
+            ["llm"],
+            **llm_keys(
+                USE_AZURE_OPENAI="true",
+                AZURE_OPENAI_ENDPOINT=stub.url + "/",
+                AZURE_OPENAI_API_KEY="azure-key-123",
+                AZURE_OPENAI_API_VERSION="2024-10-21",
+            ),
+        )
+        code, data, _ = get(client)
+        assert code == 200, data
+        (request,) = stub.requests
+        assert request["method"] == "GET" and request["path"] == "/openai/models"
+        assert request["headers"]["api-key"] == "azure-key-123"
+        assert all("completion" not in r["path"] for r in stub.requests)
+
+
+def test_llm__google_listing_request_and_http_error(detail, client: Client) -> None:
+    with StubServer({"/v1beta/models": json_route(403, {"error": "denied"})}) as stub:
+        detail(
+            ["llm"],
+            **llm_keys(
+                USE_GOOGLE_GENAI="1", GOOGLE_API_KEY="g-key", GOOGLE_GENAI_BASE_URL=stub.url
+            ),
+        )
+        code, data, _ = get(client)
+        assert code == 503 and data["checks"]["llm"]["error"] == "google: HTTP 403"
+        assert stub.requests[0]["headers"]["x-goog-api-key"] == "g-key"
+
+
+def test_llm__background_refresh_serves_fresh_result(detail, client: Client) -> None:
+    """Once warm, a slow/hung provider never delays a poll: the last result is served while
+    younger than LLM_REFRESH_INTERVAL, and the refresh runs in the background."""
+    with azure_stub() as stub:
+        detail(
+            ["llm"],
+            LLM_REFRESH_INTERVAL=1.0,
+            LLM_TIMEOUT=3.0,
+            **llm_keys(
+                USE_AZURE_OPENAI=True, AZURE_OPENAI_ENDPOINT=stub.url, AZURE_OPENAI_API_KEY="k"
+            ),
+        )
+        assert get(client)[0] == 200
+        stub.delay = 2.0  # the provider turns slow
+        time.sleep(0.55)  # past half the interval: the next poll starts a background refresh
+        for _ in range(5):
+            code, _, elapsed = get(client)
+            assert code == 200 and elapsed < 0.1
+        wait_until(lambda: len(stub.requests) == 2, timeout=2, what="the background refresh")
+        for _ in range(5):
+            assert get(client)[0] == 200
+        assert len(stub.requests) == 2  # one refresh in flight, not one per poll
+
+
+def test_llm__flags(detail, client: Client) -> None:
+    detail(["llm", "tests.health.helpers.ok"], **llm_keys(USE_AZURE_OPENAI="false"))
+    code, data, _ = get(client)
+    assert code == 200 and "llm" not in data["checks"]  # both off: not enabled
+    detail(["llm"], **llm_keys(USE_AZURE_OPENAI="true", USE_GOOGLE_GENAI="true"))
+    code, data, _ = get(client)
+    assert code == 503 and data["checks"]["llm"]["reason"] == "misconfigured"
+    detail(["llm"], **llm_keys(USE_AZURE_OPENAI="true"))
+    code, data, _ = get(client)
+    assert code == 503 and data["checks"]["llm"]["reason"] == "not configured"
