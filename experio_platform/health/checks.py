@@ -177,6 +177,8 @@ class Redis(HealthCheck):
         try:
             client.ping()
             return Probe(ok=True)
+        except redis.exceptions.TimeoutError as exc:  # not a builtin TimeoutError subclass
+            raise TimeoutError(str(exc)) from exc
         finally:
             client.close()
 
