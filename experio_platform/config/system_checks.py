@@ -22,7 +22,10 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
 
     from experio_platform.config import crypto
 
-    keys = crypto.configured_keys()
+    try:
+        keys = crypto.configured_keys()
+    except ConfigurationError:  # EXPERIO_PLATFORM itself is malformed: E001 says so
+        return []
     if not keys:
         text = (
             "EXPERIO_PLATFORM['ENCRYPTION_KEYS'] is empty: settings-store secrets are encrypted "
@@ -49,7 +52,10 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     from experio_platform.config.registry import ConfigValueError, get_registry
 
     found: list[checks.CheckMessage] = []
-    ttl = platform_settings.CONFIG_CACHE_TTL
+    try:
+        ttl = platform_settings.CONFIG_CACHE_TTL
+    except ConfigurationError:  # EXPERIO_PLATFORM itself is malformed: E001 says so
+        return []
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
         found.append(
             checks.Error(
