@@ -26,15 +26,25 @@ def compose_binary() -> Path:
     return binary
 
 
-def run_compose_config(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """`docker-compose -f PATH --profile '*' config --no-interpolate ...` with the real binary."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+def run_compose_config(
+    path: Path, *extra: str, interpolate: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`docker-compose -f PATH --profile '*' config [--no-interpolate] ...` with the real binary.
+
+    With ``--no-interpolate`` Compose validates the file against its schema but skips the
+    project consistency checks (an unknown depends_on target passes); with interpolation on it
+    runs them too. ``secret`` is set so `$secret.NAME` interpolates without a warning.
+    """
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "secret": "experio-test",
+    }
+    args = ["-f", str(path), "--profile", "*", "config"]
+    if not interpolate:
+        args.append("--no-interpolate")
     return subprocess.run(
-        [
-            str(compose_binary()),
-            *("-f", str(path), "--profile", "*", "config", "--no-interpolate"),
-            *extra,
-        ],
+        [str(compose_binary()), *args, *extra],
         capture_output=True,
         text=True,
         timeout=60,

