@@ -131,7 +131,10 @@ def _migration_line(report: SeedReport, pending: list[str]) -> None:
 def _autoscaling_seed() -> Callable[..., SeedReport] | None:
     try:
         from experio_platform.scaling.seed import seed_autoscaling_config
-    except ImportError:  # the scaling package is optional in a host that leaves it out
+    except ModuleNotFoundError as exc:
+        # Only a missing scaling package is tolerated; a broken import inside it must surface.
+        if exc.name not in ("experio_platform.scaling", "experio_platform.scaling.seed"):
+            raise
         return None
     return seed_autoscaling_config
 
@@ -187,7 +190,9 @@ def run_initdb(
         report.extend(ensure_default_accounts(plan, sync_passwords=sync_passwords, dry_run=dry_run))
         config_report = seed.seed_config(dry_run=dry_run, environ=environ, actor=COMMAND)
         _extend(report, config_report, "config")
-        if seed_autoscaling is not None and not config_report.has_errors:
+        if seed_autoscaling is None:
+            report.add("autoscaling", "skipped", detail="experio_platform.scaling not installed")
+        elif not config_report.has_errors:
             _extend(report, seed_autoscaling(dry_run=dry_run), "autoscaling")
         if report.has_errors and not dry_run:
             transaction.set_rollback(True, using=alias)

@@ -78,9 +78,16 @@ def test_initdb__creates_accounts_and_store_then_is_idempotent(monkeypatch) -> N
     assert created == [ADMIN]  # through the manager: host signals (e.g. DRF tokens) fire
     assert "SKIPPED" in out and "PLAYWRIGHT_TEST_USER_PASS is not set" in out
     assert ConfigEntry.objects.count() == len(BUILTIN_KEYS)
+    # The autoscaling seed ran in the same transaction, with its lines in the same report.
+    from experio_platform.scaling.models import ServiceConfiguration
+
+    assert ServiceConfiguration.objects.exists()
     code, out = initdb()
-    counts = json.loads(initdb("--json")[1])["counts"]
+    data = json.loads(initdb("--json")[1])
+    counts = data["counts"]
     assert code == 0 and counts["created"] == counts["updated"] == 0
+    sections = {item["section"] for item in data["items"]}
+    assert {"accounts", "config", "autoscaling"} <= sections
     assert initdb("--check")[0] == 0
 
 
