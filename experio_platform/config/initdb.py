@@ -139,6 +139,17 @@ def _autoscaling_seed() -> Callable[..., SeedReport] | None:
     return seed_autoscaling_config
 
 
+def _validate_autoscaling_defaults() -> None:
+    """Raise ConfigurationError for a malformed AUTOSCALING_DEFAULTS before any DB access."""
+    try:
+        from experio_platform.scaling.defaults import effective_defaults
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("experio_platform.scaling", "experio_platform.scaling.defaults"):
+            raise
+        return
+    effective_defaults()
+
+
 def run_initdb(
     *,
     skip_migrate: bool = False,
@@ -158,7 +169,8 @@ def run_initdb(
 
     Raises:
         DatabaseUnavailable: the database did not answer within ``wait`` seconds.
-        ConfigurationError: the host's settings are wrong (e.g. CONFIG_EXTRA_KEYS).
+        ConfigurationError: the host's settings are wrong (e.g. CONFIG_EXTRA_KEYS,
+            AUTOSCALING_DEFAULTS); raised before any database access.
     """
     report = SeedReport(COMMAND, dry_run=dry_run)
 
@@ -170,6 +182,7 @@ def run_initdb(
         report.add(name, "error", origin, detail=message, section="config")
     if report.has_errors or plan is None:
         return report
+    _validate_autoscaling_defaults()
 
     # 2. the database, bounded
     wait_for_database(alias, timeout=wait, log=log)

@@ -14,6 +14,7 @@ Write path (``set``, seed_config, the admin): in one transaction, write the row,
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -25,6 +26,8 @@ from django.db.models import F
 
 from experio_platform.config import crypto
 from experio_platform.config.registry import ConfigKey, get_key
+
+logger = logging.getLogger(__name__)
 
 MASK = "********"
 _UNREADABLE = object()
@@ -216,6 +219,16 @@ def write(
     if seeded or existing is None:
         entry.fingerprint = fp
     entry.save(using=alias)
+    # Audit in the log too: key, action, who, fingerprints; never a value of a secret.
+    logger.info(
+        "settings store: %s %s by %s (source %s, fingerprint %s -> %s)",
+        key.name,
+        action,
+        actor or "-",
+        source,
+        old_fp or "-",
+        fp,
+    )
     ConfigChange.objects.using(alias).create(
         key=key.name,
         action=action,

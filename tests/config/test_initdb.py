@@ -291,3 +291,13 @@ def test_initdb__database_unreachable_fails_within_the_wait(fresh_db: str) -> No
     result = manage(["initdb", "--wait", "1.5"], env, timeout=60)
     assert result.returncode == 1
     assert "did not accept a connection within 1.5 s" in result.stderr
+
+
+@pytest.mark.django_db
+def test_initdb__malformed_autoscaling_defaults_is_a_config_error(monkeypatch, settings) -> None:
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", ADMIN_PASSWORD)
+    settings.EXPERIO_PLATFORM = {"AUTOSCALING_DEFAULTS": ["not", "a", "dict"]}
+    with CaptureQueriesContext(connection) as ctx:
+        code, out = initdb()
+    assert code == 2 and "AUTOSCALING_DEFAULTS" in out
+    assert ctx.captured_queries == [] and not get_user_model().objects.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from io import StringIO
 from pathlib import Path
 
@@ -151,13 +152,15 @@ def test_seed_config__secret_file_and_empty_variable(monkeypatch, tmp_path: Path
     assert code == 1 and "cannot read" in line(out, "NEO4J_PASSWORD")
 
 
-def test_seed_config__canary_never_printed_nor_logged(monkeypatch) -> None:
+def test_seed_config__canary_never_printed_nor_logged(monkeypatch, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("FALKOR_PASSWORD", CANARY)
     outputs = [seed()[1], seed("--json")[1], seed("--dry-run")[1]]
     monkeypatch.setenv("FALKOR_PASSWORD", CANARY + "-rotated")
     outputs += [seed("--dry-run", "--json")[1], seed()[1]]
     assert config.get("FALKOR_PASSWORD") == CANARY + "-rotated"
     assert all(CANARY not in text for text in outputs)
+    assert "FALKOR_PASSWORD updated by seed_config" in caplog.text and CANARY not in caplog.text
     assert "********" in line(outputs[-1], "FALKOR_PASSWORD")
     log = list(ConfigChange.objects.values())
     assert log and CANARY not in json.dumps(log, default=str)
