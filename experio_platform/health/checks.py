@@ -41,6 +41,24 @@ def as_bool(value: Any) -> bool:
     return bool(value)
 
 
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """Return ``url`` without ``user:password@`` and the pair, if any.
+
+    httpx logs every request URL at INFO; credentials must travel in a header instead.
+    """
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    auth = (unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=netloc)), auth
+
+
 def _django_setting(name: str) -> Any:
     from django.conf import settings
 
@@ -303,6 +321,7 @@ class LLM(HealthCheck):
                 raise NotConfigured("AZURE_OPENAI_ENDPOINT or AZURE_OPENAI_API_KEY is empty")
             version = config_value("AZURE_OPENAI_API_VERSION") or AZURE_DEFAULT_API_VERSION
             url = f"{str(endpoint).rstrip('/')}/openai/models"
+            url, auth = split_userinfo(url)
             params = {"api-version": str(version)}
             headers = {"api-key": str(key)}
         elif provider == "google":
@@ -311,13 +330,16 @@ class LLM(HealthCheck):
                 raise NotConfigured("GOOGLE_API_KEY is empty")
             base = config_value("GOOGLE_GENAI_BASE_URL") or GOOGLE_DEFAULT_BASE_URL
             url = f"{str(base).rstrip('/')}/v1beta/models"
+            url, auth = split_userinfo(url)
             params = {"pageSize": "1"}
             headers = {"x-goog-api-key": str(key)}
         else:
             return Probe(
                 ok=False, reason=REASON_MISCONFIGURED, error=f"unknown LLM provider {provider!r}"
             )
-        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+        with httpx.Client(
+            timeout=httpx.Timeout(timeout), follow_redirects=False, auth=auth
+        ) as client:
             response = client.get(url, params=params, headers=headers)
         if response.status_code == 200:
             return Probe(ok=True, version=provider)
@@ -379,6 +401,7 @@ class MCP(HealthCheck):
         url = self._url()
         if not url:
             raise NotConfigured("MCP_SERVER_URL is empty")
+        url, auth = split_userinfo(str(url))
         end = time.monotonic() + timeout
 
         def left() -> httpx.Timeout:
@@ -398,7 +421,7 @@ class MCP(HealthCheck):
                 "clientInfo": {"name": "experio-health", "version": __version__},
             },
         }
-        with httpx.Client(follow_redirects=False) as client:
+        with httpx.Client(follow_redirects=False, auth=auth) as client:
             response = client.post(url, json=initialize, headers=headers, timeout=left())
             reply = _jsonrpc_reply(response, 1)
             result = reply.get("result") or {}

@@ -52,3 +52,52 @@ def shared(name: str) -> str:
     if not value:
         pytest.skip(f"{name} is not set: source .run/test/env.sh (make services-up)")
     return value
+
+
+# ---- private servers (session-scoped; fault tests stop and start them, then leave them up) ----
+# A unique password for every dependency; no response, log line or command output may carry it.
+CANARY = "Canary" + __import__("uuid").uuid4().hex
+
+
+@pytest.fixture(scope="session")
+def private_redis() -> Iterator[Any]:
+    from tests.support.servers import PrivateRedis
+
+    server = PrivateRedis(password=CANARY).start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def private_postgres() -> Iterator[Any]:
+    from tests.support.servers import PrivatePostgres
+
+    server = PrivatePostgres(password=CANARY).start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def private_rabbitmq() -> Iterator[Any]:
+    from tests.support.servers import PrivateRabbitMQ
+
+    server = PrivateRabbitMQ(user="health", password=CANARY).start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def private_falkordb() -> Iterator[Any]:
+    from tests.support.servers import PrivateRedis
+
+    server = PrivateRedis(password=CANARY, falkordb=True).start()
+    yield server
+    server.cleanup()
+
+
+def graph_available() -> bool:
+    try:
+        from experio_platform.graph import get_graph  # noqa: F401
+    except ImportError:
+        return False
+    return True

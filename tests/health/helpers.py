@@ -55,3 +55,8 @@ async def async_ok(timeout: float) -> None:
 async def async_hang(timeout: float) -> None:
     calls["async_hang"] += 1
     await asyncio.sleep(30)
+
+
+def leaky(timeout: float, url: str = "", password: str = "") -> None:
+    """A host check whose error text carries credentials in the shapes drivers use."""
+    raise ConnectionError(f"cannot reach {url} (password={password}); auth {password} refused")
