@@ -20,10 +20,16 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    OperationalError,
+    connections,
+    transaction,
+)
 
 from experio_platform.config import seed
-from experio_platform.config.accounts import ensure_default_accounts, plan_accounts
+from experio_platform.config.accounts import AccountPlan, ensure_default_accounts, plan_accounts
 from experio_platform.exceptions import ExperioPlatformError
 from experio_platform.reporting import SeedReport
 
@@ -139,6 +145,47 @@ def _autoscaling_seed() -> Callable[..., SeedReport] | None:
     return seed_autoscaling_config
 
 
+def _tables_exist(alias: str) -> bool:
+    from django.contrib.auth import get_user_model
+
+    from experio_platform.config.models import ConfigEntry
+
+    names = set(connections[alias].introspection.table_names())
+    return {ConfigEntry._meta.db_table, get_user_model()._meta.db_table} <= names
+
+
+def _plan_fresh_database(
+    report: SeedReport, plan: AccountPlan, environ: Mapping[str, str] | None
+) -> None:
+    """Dry run on an unmigrated database: every account, key and service would be created."""
+    from experio_platform.config.accounts import TEST_USER_PASSWORD_VAR
+    from experio_platform.config.registry import get_registry
+    from experio_platform.config.store import display
+
+    report.add(plan.admin_email, "created", "env", None, "superuser", section="accounts")
+    if plan.test_password is None:
+        report.add(
+            plan.test_email,
+            "skipped",
+            "env",
+            detail=f"{TEST_USER_PASSWORD_VAR} is not set",
+            section="accounts",
+        )
+    else:
+        report.add(plan.test_email, "created", "env", None, "user", section="accounts")
+    registry = get_registry()
+    desired, _errors = seed.desired_values(registry.values(), environ=environ)
+    for name, want in desired.items():
+        shown = display(registry[name], want.value)
+        report.add(name, "created", want.source, None, shown, section="config")
+    try:
+        from experio_platform.scaling.defaults import effective_defaults
+    except ModuleNotFoundError:
+        return
+    for service in effective_defaults()[0]:
+        report.add(service, "created", "default", section="autoscaling")
+
+
 def _validate_autoscaling_defaults() -> None:
     """Raise ConfigurationError for a malformed AUTOSCALING_DEFAULTS before any DB access."""
     try:
@@ -191,11 +238,30 @@ def run_initdb(
     schema_ready = True
     if not skip_migrate:
         schema_ready = _migrate(report, alias, dry_run)
-    if not schema_ready:
-        report.add("data", "skipped", detail="dry run: the schema is not migrated yet")
+    if not schema_ready and not _tables_exist(alias):
+        # A fresh database: nothing to read, so the plan is "create everything".
+        _plan_fresh_database(report, plan, environ)
         return report
 
     # 4. one transaction, one transaction-level lock: accounts, settings store, autoscaling
+    if not schema_ready:  # dry run with pending migrations on existing tables
+        try:
+            _seed_step(report, plan, alias, dry_run, sync_passwords, environ)
+        except DatabaseError:
+            report.add("data", "skipped", detail="dry run: pending migrations change the tables")
+        return report
+    _seed_step(report, plan, alias, dry_run, sync_passwords, environ)
+    return report
+
+
+def _seed_step(
+    report: SeedReport,
+    plan: AccountPlan,
+    alias: str,
+    dry_run: bool,
+    sync_passwords: bool,
+    environ: Mapping[str, str] | None,
+) -> None:
     seed_autoscaling = _autoscaling_seed()
     with transaction.atomic(using=alias):
         if not dry_run:
@@ -209,7 +275,6 @@ def run_initdb(
             _extend(report, seed_autoscaling(dry_run=dry_run), "autoscaling")
         if report.has_errors and not dry_run:
             transaction.set_rollback(True, using=alias)
-    return report
 
 
 def _extend(report: SeedReport, other: SeedReport, section: str) -> None:

@@ -172,6 +172,13 @@ def test_initdb__email_username_model(fresh_db: str) -> None:
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
         PLAYWRIGHT_TEST_USER_PASS="pw-test-Lx81",
     )
+    plan = manage(["initdb", "--check", "--json"], env)
+    assert plan.returncode == 3, plan.stderr[-2000:]
+    items = {(i["section"], i["name"]): i["action"] for i in json.loads(plan.stdout)["items"]}
+    assert items[("accounts", ADMIN)] == items[("accounts", TESTER)] == "created"
+    assert items[("config", "GRAPH_PROVIDER")] == "created" and ("autoscaling", "neo4j") in items
+    tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+    assert query(fresh_db, tables) == [(0,)]  # the dry run wrote nothing, not even migrations
     first = manage(["initdb"], env)
     assert first.returncode == 0, first.stderr[-2000:]
     rows = query(
