@@ -264,7 +264,31 @@ def _load_rt(text: str) -> tuple[Any, Any]:
         data = yaml.load(text)
     except (MarkedYAMLError, YAMLError) as exc:
         raise InvalidComposeError(f"not valid YAML: {exc}") from exc
+    _keep_anchors(data)
     return yaml, data
+
+
+def _keep_anchors(node: Any) -> None:
+    """Keep every ``&anchor`` in the output, also one whose last alias was a removed ``build``.
+
+    ruamel writes an anchor only while something still refers to it; an unreferenced anchor is
+    harmless, and keeping it leaves every line we did not mean to change as it was.
+    """
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        anchor = getattr(current, "anchor", None)
+        if anchor is not None and getattr(anchor, "value", None):
+            anchor.always_dump = True
+        if isinstance(current, dict):
+            stack.extend(current.keys())
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
 
 
 # --------------------------------------------------------------------------------------------

@@ -420,3 +420,90 @@ def test_property__environment_strings_are_copied_byte_for_byte(values: list[str
     assert YAML(typ="safe").load(result.text)["services"]["app"]["environment"] == {
         f"V{i}": value for i, value in enumerate(values)
     }
+
+
+# ------------------------------------------------------------------------------- edge cases
+
+
+def _images(text: str) -> dict[str, str]:
+    from ruamel.yaml import YAML
+
+    services = YAML(typ="safe", pure=True).load(text)["services"]
+    return {name: service.get("image") for name, service in services.items()}
+
+
+def test_edge__nested_merges_and_merge_not_first() -> None:
+    """build three merges deep; a << that is not the first key keeps its place."""
+    source = (
+        "x-a: &a\n"
+        "  build: {context: ., dockerfile: Dockerfile.base}\n"
+        "x-b: &b\n"
+        "  <<: *a\n"
+        "  restart: always\n"
+        "services:\n"
+        "  deep:\n"
+        "    command: run\n"
+        "    <<: *b\n"
+        "    ports: []\n"
+    )
+    result = render(source, Options(tag=TAG))
+    assert _images(result.text) == {"deep": f"ghcr.io/experio-ai/experio-dockerfile.base:{TAG}"}
+    body = result.text.split("services:\n", 1)[1]
+    assert body.splitlines() == [
+        "  deep:",
+        "    command: run",
+        "    <<: *b",
+        f"    image: ghcr.io/experio-ai/experio-dockerfile.base:{TAG}",
+        "    ports: []",
+    ]
+
+
+def test_edge__build_through_alias_and_flow_service() -> None:
+    source = (
+        "x-build: &server-build\n"
+        "  context: .\n"
+        "  dockerfile: Dockerfile.server\n"
+        "services:\n"
+        "  a:\n"
+        "    build: *server-build\n"
+        "  b: {build: *server-build, command: x}\n"
+    )
+    result = render(source, Options(tag=TAG))
+    image = f"ghcr.io/experio-ai/experio-dockerfile.server:{TAG}"
+    assert _images(result.text) == {"a": image, "b": image}
+    assert "x-build: &server-build" in result.text  # an extension, not a build key: kept
+
+
+def test_edge__unused_anchor_with_build_is_reported() -> None:
+    """No build anywhere: a build left in an x- anchor nobody merges fails the self-check."""
+    source = (
+        "x-unused: &unused\n"
+        "  build: {context: ., dockerfile: Dockerfile.old}\n"
+        "services:\n"
+        "  a:\n"
+        "    image: redis:7\n"
+    )
+    with pytest.raises(InvalidComposeError) as excinfo:
+        render(source, Options(tag=TAG))
+    assert excinfo.value.problems == ["x-unused: still has build (Omnistrate never builds)"]
+
+
+def test_edge__sidecar_image_inherited_from_service_anchor() -> None:
+    source = (
+        "services:\n"
+        "  scaler: &scaler\n"
+        "    image: ghcr.io/experio-ai/experio-dockerfile.scale-to-zero:latest\n"
+        "  scaler-2:\n"
+        "    <<: *scaler\n"
+        "    command: again\n"
+    )
+    result = render(source, Options(tag=TAG))
+    image = f"ghcr.io/experio-ai/experio-dockerfile.scale-to-zero:{TAG}"
+    assert _images(result.text) == {"scaler": image, "scaler-2": image}
+    assert [c.where for c in result.changes] == ["scaler"]
+
+
+def test_edge__empty_or_missing_services_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    for source in ("services: {}\n", "x-a: 1\n", "", "---\na: 1\n---\nb: 2\n"):
+        with pytest.raises(InvalidComposeError):
+            render(source, Options(tag=TAG))
