@@ -154,6 +154,12 @@ class ConfigEntryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from seed_config / initdb
 
+    def has_change_permission(self, request: HttpRequest, obj: ConfigEntry | None = None) -> bool:
+        key = _key(obj)
+        if obj is not None and (key is None or key.env_managed):
+            return False  # the environment (or nobody) manages it: a view-only page
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request: HttpRequest, obj: ConfigEntry | None = None) -> bool:
         return False  # seed_config --prune removes unknown keys
 

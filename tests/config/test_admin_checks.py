@@ -47,6 +47,8 @@ def test_admin__secret_never_rendered(admin_client_seeded) -> None:
     # Env-managed: read-only, naming the variable; no input to edit.
     html = pages[1].content.decode()
     assert "environment variable NEO4J_PASSWORD" in html and 'name="new_value"' not in html
+    assert 'name="_save"' not in html
+    assert client.post(_change_url("NEO4J_URI"), {"new_value": "bolt://x:1"}).status_code == 403
 
 
 @pytest.mark.django_db
