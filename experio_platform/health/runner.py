@@ -1,6 +1,6 @@
 """Run the checks: concurrently, bounded in time, single-flight, cached.
 
-* One bounded ``ThreadPoolExecutor`` per process (created lazily, rebuilt after a fork) runs
+* One bounded pool of daemon threads per process (created lazily, rebuilt after a fork) runs
   every probe; the request path only *waits on futures* with a timeout and never joins a
   thread, so a hung probe cannot hold a response past its cutoff.
 * Single-flight: each check has at most one probe in flight per process. A request that finds
@@ -22,12 +22,13 @@ import datetime as dt
 import inspect
 import logging
 import os
+import queue
 import threading
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -75,6 +76,70 @@ def overall_status(results: Iterable[CheckResult]) -> Overall:
     return "healthy"
 
 
+class DaemonPool:
+    """A bounded thread pool whose workers are daemon threads.
+
+    ``ThreadPoolExecutor`` joins its (non-daemon) workers at interpreter exit, so one probe
+    hung on a dead dependency would hold a gunicorn worker's graceful shutdown until it is
+    SIGKILLed. Same reuse rule as ThreadPoolExecutor: a new thread only when none is idle.
+    """
+
+    def __init__(self, max_workers: int, name: str) -> None:
+        self.max_workers = max_workers
+        self.name = name
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, func: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        if self._closed:
+            raise RuntimeError("the health probe pool is shut down")
+        self._queue.put((future, func, args))
+        if not self._idle.acquire(timeout=0):
+            with self._lock:
+                if len(self._threads) < self.max_workers:
+                    thread = threading.Thread(
+                        target=self._work, name=f"{self.name}_{len(self._threads)}", daemon=True
+                    )
+                    self._threads.append(thread)
+                    thread.start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, func, args = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(func(*args))
+                except BaseException as exc:
+                    future.set_exception(exc)
+            del item, future, func, args
+            self._idle.release()
+
+    def shutdown(self) -> None:
+        """Cancel queued work and let idle workers exit; never waits for a running probe."""
+        self._closed = True
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in self._threads:
+            self._queue.put(None)
+
+    @property
+    def thread_count(self) -> int:
+        return len(self._threads)
+
+
 @dataclass
 class _Slot:
     future: Future | None = None
@@ -118,18 +183,16 @@ class Runner:
         self.probes_started: Counter[str] = Counter()
         self._lock = threading.RLock()
         self._slots: dict[str, _Slot] = {spec.name: _Slot() for spec in specs}
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: DaemonPool | None = None
         self._pid: int | None = None
         self._secrets: list[str] | None = None
 
     # ---- the pool ---------------------------------------------------------------------------
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> DaemonPool:
         # Threads do not survive fork(): a gunicorn worker forked from a master that already
         # built the pool gets a fresh one (and fresh slots, whose futures would never finish).
         if self._executor is None or self._pid != os.getpid():
-            self._executor = ThreadPoolExecutor(
-                max_workers=self.max_workers, thread_name_prefix="experio-health"
-            )
+            self._executor = DaemonPool(self.max_workers, "experio-health")
             self._pid = os.getpid()
             self._slots = {spec.name: _Slot() for spec in self.specs}
         return self._executor
@@ -142,7 +205,7 @@ class Runner:
     def shutdown(self) -> None:
         """Stop accepting work; running probes finish on their own (never joined)."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown()
 
     def secrets(self) -> list[str]:
         if self._secrets is None:
