@@ -464,7 +464,7 @@ def _dockerfile_suffix(service: str, build: Any) -> tuple[str, str]:
             hint="Rename it to Dockerfile.<suffix> (e.g. Dockerfile.server) and set "
             "build.dockerfile to that name.",
         )
-    if not _DOCKERFILE_SUFFIX.match(suffix):
+    if not _DOCKERFILE_SUFFIX.fullmatch(suffix):
         raise InvalidComposeError(
             f"service {service!r}: the suffix {suffix!r} of {dockerfile!r} is not a valid image "
             "name component (lowercase letters, digits, '.', '_' or '-' between them).",
@@ -552,8 +552,8 @@ def transform(data: Any, options: Options) -> list[Change]:
             pos = _merge_pos(service)
             _insert_own(service, pos if pos is not None else 0, "image", image)
         changes.append(Change(name, "pinned", old, image))
-    for holder_id in {id(plan[2]) for plan in plans if plan[2] is not plan[1]}:
-        holder = next(plan[2] for plan in plans if id(plan[2]) == holder_id)
+    anchors = {id(holder): holder for _, service, holder, _, _ in plans if holder is not service}
+    for holder in anchors.values():
         if _owns(holder, "build"):
             _remove_own(holder, "build")
             holder.ca.items.pop("build", None)
