@@ -58,7 +58,7 @@ def build_backend(name: str | None = None) -> ScalingBackend:
 
         return KubernetesBackend(
             namespace=platform_settings.SCALER_KUBERNETES_NAMESPACE,
-            host=platform_settings.SCALER_KUBERNETES_HOST,
+            host=setting("SCALER_KUBERNETES_HOST"),
             timeout=timeout,
         )
     raise ConfigurationError(
