@@ -193,7 +193,7 @@ def test_env_example__covers_compose_and_devsite_variables() -> None:
     assert wanted - defined == set()
     # No secret values committed: keys, tokens and passwords are empty or obvious placeholders.
     for name, value in re.findall(r"^([A-Z_]*(?:KEY|TOKEN|PASS)[A-Z_]*)=(.*)$", example, re.M):
-        assert value in ("", "change-me-to-a-long-random-string", "experio"), name
+        assert value in ("", "experio") or "change-me" in value, name
     assert ".env" in (ROOT / ".gitignore").read_text().split()
 
 
