@@ -112,6 +112,8 @@ class ConfigKey:
         elif self.type in (int, float):
             if isinstance(raw, bool):
                 raise ConfigValueError(f"{self.name}{where}: expected a number, got a boolean.")
+            if self.type is int and isinstance(raw, float) and not raw.is_integer():
+                raise ConfigValueError(f"{self.name}{where}: expected int, got {self._show(raw)}.")
             try:
                 value = self.type(raw.strip() if isinstance(raw, str) else raw)
             except (TypeError, ValueError):

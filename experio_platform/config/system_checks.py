@@ -47,7 +47,8 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
 
 def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E032: CONFIG_EXTRA_KEYS broken; E033: CONFIG_OVERRIDES not a dict or an invalid value;
-    W031: CONFIG_OVERRIDES names unknown keys; E034: CONFIG_CACHE_TTL not a number >= 0."""
+    W031: CONFIG_OVERRIDES names unknown keys; E034: CONFIG_CACHE_TTL not a number >= 0;
+    E035: a key's declared default is not valid for it."""
     from experio_platform.conf import platform_settings
     from experio_platform.config.registry import ConfigValueError, get_registry
 
@@ -69,6 +70,17 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         registry = get_registry()
     except ConfigurationError as exc:
         return [*found, checks.Error(exc.message, hint=exc.hint, id="experio_platform.E032")]
+    for key in registry.values():
+        try:
+            key.parse(key.default, origin="its default")
+        except ConfigValueError as exc:
+            found.append(
+                checks.Error(
+                    exc.message,
+                    hint="Fix the ConfigKey declaration's default.",
+                    id="experio_platform.E035",
+                )
+            )
     overrides = platform_settings.CONFIG_OVERRIDES
     if overrides is None:
         return found

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from experio_platform import config
 from experio_platform.config.models import ConfigChange, ConfigEntry
+from experio_platform.config.registry import validate_http_url
 from experio_platform.config.seed import seed_config
 from tests.config.conftest import CANARY, query
 
@@ -122,6 +123,15 @@ def test_checks__malformed_keys_and_settings(settings) -> None:
     ids = _check_ids(settings, CONFIG_OVERRIDES={"NEO4J_URI": "http://x", "NOPE": 1})
     assert {"experio_platform.E033", "experio_platform.W031"} <= ids
     assert "experio_platform.E034" in _check_ids(settings, CONFIG_CACHE_TTL=-1)
+    assert "experio_platform.E035" in _check_ids(
+        settings, CONFIG_EXTRA_KEYS=["tests.config.test_admin_checks.BAD_DEFAULT"]
+    )
+    assert not _check_ids(settings, ENCRYPTION_KEYS=[Fernet.generate_key().decode()]) & {
+        f"experio_platform.{c}" for c in ("E031", "E032", "E033", "E034", "E035", "W031")
+    }
+
+
+BAD_DEFAULT = [config.ConfigKey("HOST_URL", "host", default="ftp://x", validator=validate_http_url)]
 
 
 # ---- the read cache across processes ------------------------------------------------------

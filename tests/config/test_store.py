@@ -49,6 +49,12 @@ def test_set__invalid_value_writes_nothing() -> None:
     assert not ConfigEntry.objects.exists()
 
 
+def test_parse__int_rejects_a_fraction() -> None:
+    with pytest.raises(config.ConfigValueError, match="expected int"):
+        config.set("MAX_UPLOAD_MB", 2.5)
+    assert config.set("MAX_UPLOAD_MB", 3.0) and config.get("MAX_UPLOAD_MB") == 3
+
+
 def test_get__unknown_key_raises() -> None:
     with pytest.raises(config.UnknownKeyError, match="NOPE"):
         config.get("NOPE")
