@@ -219,8 +219,10 @@ def write(
     if seeded or existing is None:
         entry.fingerprint = fp
     entry.save(using=alias)
-    # Audit in the log too: key, action, who, fingerprints; never a value of a secret.
-    logger.info(
+    # Audit in the log too: key, action, who, fingerprints; never a value of a secret. Seeding
+    # prints its own report, so its writes log at DEBUG; operator writes at INFO.
+    logger.log(
+        logging.DEBUG if seeded else logging.INFO,
         "settings store: %s %s by %s (source %s, fingerprint %s -> %s)",
         key.name,
         action,

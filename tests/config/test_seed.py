@@ -153,7 +153,7 @@ def test_seed_config__secret_file_and_empty_variable(monkeypatch, tmp_path: Path
 
 
 def test_seed_config__canary_never_printed_nor_logged(monkeypatch, caplog) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="experio_platform")
     monkeypatch.setenv("FALKOR_PASSWORD", CANARY)
     outputs = [seed()[1], seed("--json")[1], seed("--dry-run")[1]]
     monkeypatch.setenv("FALKOR_PASSWORD", CANARY + "-rotated")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -60,9 +62,11 @@ def test_get__unknown_key_raises() -> None:
         config.get("NOPE")
 
 
-def test_set__secret_encrypted_and_never_logged() -> None:
+def test_set__secret_encrypted_and_never_logged(caplog) -> None:
     canary = "canary-s3cret-7f3a"
+    caplog.set_level(logging.DEBUG, logger="experio_platform")
     config.set("NEO4J_PASSWORD", canary, actor="tester")
+    assert "NEO4J_PASSWORD created by tester" in caplog.text and canary not in caplog.text
     row = ConfigEntry.objects.get(key="NEO4J_PASSWORD")
     assert row.value is None and row.is_secret
     assert canary not in row.ciphertext
