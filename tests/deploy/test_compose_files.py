@@ -330,3 +330,53 @@ def test_worker_command__consumes_its_queue_on_real_rabbitmq() -> None:
         output, _ = worker.communicate(timeout=20)
         httpx.delete(url, timeout=5)
     assert consumers >= 1, output[-2000:]
+
+
+# ------------------------------------------------------------------------------- server image
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_server_cmd_and_healthcheck__work_together(tmp_path: Path) -> None:
+    """Dockerfile.server's CMD (gunicorn) serves what the compose healthcheck probes."""
+    cmd = json.loads(
+        re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile.server").read_text(), re.M).group(1)
+    )
+    port = _free_port()
+    cmd[cmd.index("--bind") + 1] = f"127.0.0.1:{port}"
+    cmd[cmd.index("--workers") + 1] = "1"
+    cmd[0] = str(Path(sys.executable).parent / cmd[0])
+    probe = _load(COMPOSE)["services"]["server"]["healthcheck"]["test"]
+    assert probe[:2] == ["CMD", "python"]
+    probe = [sys.executable, *probe[2:]]
+    probe[-1] = probe[-1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    env = {k: v for k, v in os.environ.items() if k not in ("DB_NAME", "DB_HOST", "DATABASE_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="devsite.settings",
+        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        PYTHONPATH=str(ROOT),
+    )
+    server = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        healthy = False
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and server.poll() is None:
+            if subprocess.run(probe, capture_output=True, timeout=10, check=False).returncode == 0:
+                healthy = True
+                break
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=20)
+    assert healthy, output[-2000:]
+    # The probe fails once nothing answers (it is not a check that always passes).
+    after = subprocess.run(probe, capture_output=True, timeout=10, check=False)
+    assert after.returncode != 0
