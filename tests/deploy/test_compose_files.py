@@ -380,3 +380,15 @@ def test_server_cmd_and_healthcheck__work_together(tmp_path: Path) -> None:
     # The probe fails once nothing answers (it is not a check that always passes).
     after = subprocess.run(probe, capture_output=True, timeout=10, check=False)
     assert after.returncode != 0
+
+
+def test_manage_commands__named_in_images_and_compose_exist() -> None:
+    """Every `manage.py <command>` the compose file and Dockerfiles run is a real command."""
+    from django.core.management import get_commands
+
+    texts = [COMPOSE.read_text()] + [p.read_text() for p in ROOT.glob("Dockerfile.*")]
+    named = set()
+    for text in texts:
+        named |= set(re.findall(r'manage\.py"?,?\s*"?([a-z_]+)', text))
+    assert {"initdb", "run_scaler"} <= named
+    assert named - set(get_commands()) == set()
