@@ -66,10 +66,26 @@ def _ident(alias: str) -> tuple[str, str]:
     return alias, str(connections[alias].settings_dict.get("NAME"))
 
 
-def clear_cache() -> None:
+def clear_cache(*args: Any, **kwargs: Any) -> None:
     """Drop this process's snapshot (the next read goes to the database)."""
     with _lock:
         _snapshots.clear()
+
+
+def _connect_signals() -> None:
+    # ``flush`` (TransactionTestCase teardown) and ``migrate`` emit post_migrate: rows may have
+    # vanished without a stamp bump, so drop the snapshot. A settings change (e.g. new
+    # ENCRYPTION_KEYS) invalidates decrypted values too.
+    from django.db.models.signals import post_migrate
+
+    from experio_platform.conf import _reload_hooks, on_reload
+
+    post_migrate.connect(clear_cache, dispatch_uid="experio_platform.config.store.clear_cache")
+    if clear_cache not in _reload_hooks:
+        on_reload(clear_cache)
+
+
+_connect_signals()
 
 
 def _read_stamp(alias: str) -> tuple[int, str]:

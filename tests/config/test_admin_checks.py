@@ -158,3 +158,14 @@ def test_get__change_from_another_process_seen_within_the_ttl(settings) -> None:
     while config.get("FALKOR_GRAPH") != "after":
         assert time.monotonic() < deadline, "change not seen within the TTL"
         time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_get__flush_drops_the_snapshot(settings) -> None:
+    """TransactionTestCase-style flushes (and migrate) empty the tables without a stamp bump;
+    the post_migrate signal drops the snapshot so no value leaks into the next test."""
+    settings.EXPERIO_PLATFORM = {"CONFIG_CACHE_TTL": 60, "CONFIG_OVERRIDES": {}}
+    config.set("FALKOR_GRAPH", "leaky")
+    assert config.get("FALKOR_GRAPH") == "leaky"
+    call_command("flush", interactive=False, verbosity=0)
+    assert config.get("FALKOR_GRAPH") == "experio"
