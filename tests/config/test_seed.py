@@ -240,3 +240,10 @@ def test_seed_config__noop_query_count_is_constant(settings) -> None:
         assert code == 0 and "0 created, 0 updated" in out
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1] <= 5, counts
+
+
+def test_seed_config__missing_table_is_a_clear_failure() -> None:
+    with connection.cursor() as cur:
+        cur.execute("ALTER TABLE experio_platform_configentry RENAME TO configentry_gone")
+    code, out = seed()
+    assert code == 1 and "run `manage.py migrate`" in out

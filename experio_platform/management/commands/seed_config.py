@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from experio_platform.config.crypto import DecryptionError
 from experio_platform.config.seed import parse_assignments, rotate_keys, seed_config
@@ -92,6 +93,13 @@ class Command(BaseCommand):
                 )
         except DecryptionError as exc:
             raise CommandError(str(exc), returncode=EXIT_FAILED) from exc
+        except DatabaseError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CommandError(
+                f"Cannot read or write the settings store: {first}. Check the database settings "
+                "and run `manage.py migrate` (or `manage.py initdb`) first; nothing was written.",
+                returncode=EXIT_FAILED,
+            ) from exc
         except ConfigurationError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         self.stdout.write(report.render_json() if opts["json"] else report.render_text())
