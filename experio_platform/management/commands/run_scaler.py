@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from experio_platform.exceptions import ConfigurationError
 from experio_platform.reporting import EXIT_FAILED, EXIT_USAGE
-from experio_platform.scaling.backends import BACKENDS, build_backend
+from experio_platform.scaling.backends import BACKENDS, BackendError, build_backend
 from experio_platform.scaling.lease import LeaderLease
 from experio_platform.scaling.metrics import reader_from_settings
 from experio_platform.scaling.reconciler import PassReport, Reconciler
@@ -68,7 +68,8 @@ class Command(BaseCommand):
             )
         try:
             backend = build_backend(opts["backend"])
-        except ConfigurationError as exc:
+            backend.prepare()
+        except (ConfigurationError, BackendError) as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         holder = opts["holder"] or default_holder()
         lease = None

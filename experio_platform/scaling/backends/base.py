@@ -69,6 +69,11 @@ class ScalingBackend(ABC):
             BackendError: any other failure.
         """
 
+    def prepare(self) -> None:
+        """Load client libraries and configuration (no network), so a standby replica that
+        becomes leader acts without delay. Raises ``BackendError`` when misconfigured."""
+        return None
+
     def close(self) -> None:
         """Release connections (the reconciler calls it on shutdown)."""
         return None

@@ -64,6 +64,16 @@ class KubernetesBackend(ScalingBackend):
             self._api = client.AppsV1Api(api_client)
         return self._api
 
+    def prepare(self) -> None:
+        try:
+            self._apps()
+        except Exception as exc:
+            raise BackendError(
+                f"Cannot configure the Kubernetes client: {exc}",
+                hint="Run in a pod with a service account, provide a kubeconfig, or set "
+                "SCALER_KUBERNETES_HOST.",
+            ) from exc
+
     def close(self) -> None:
         if self._api is not None:
             self._api.api_client.close()
