@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -25,14 +27,14 @@ from .generator import (
 
 DESCRIPTION = """\
 Turn docker-compose.yaml into docker-compose.omni.yaml for `omctl build`: every service that
-builds a Dockerfile.<suffix> loses `build` and gets
-image: <registry>/<prefix><suffix>:TAG (an existing image: is replaced in place, also when build
-is inherited through a << merge); the server sidecars' images are re-pinned to TAG in
-services.*.image and x-omnistrate-capabilities.sidecars.*.imageNameWithTag. Nothing is
-interpolated: ${VAR:-x}, $$, $secret.NAME, $var.x and {{ $sys... }} are copied byte for byte.
-The written text is re-parsed and checked (no duplicate keys, no build, every image valid, tagged,
-not :latest, Experio images exactly :TAG, depends_on targets exist, Omnistrate secrets declared,
-compose JSON schema) before it atomically replaces the output file.
+builds a Dockerfile.<suffix> loses `build` and gets `image: <registry>/<prefix><suffix>:TAG`
+(an existing image: is replaced in place, also when build is inherited through a << merge);
+the server sidecars' images are re-pinned to TAG in services.*.image and
+x-omnistrate-capabilities.sidecars.*.imageNameWithTag. Nothing is interpolated: ${VAR:-x}, $$,
+$secret.NAME, $var.x and {{ $sys... }} are copied byte for byte. The written text is re-parsed
+and checked (no duplicate keys, no build, every image valid, tagged, not :latest, Experio images
+exactly :TAG, depends_on targets exist, Omnistrate secrets declared, compose JSON schema) before
+it atomically replaces the output file.
 """
 
 EPILOG = """\
@@ -128,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="compose JSON schema to validate against (default: the copy vendored by "
         "check-jsonschema; skipped with a note when that is not installed)",
     )
+    parser.add_argument(
+        "--json", action="store_true", help="print the report (or the error) as one JSON object"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     return parser
 
@@ -163,7 +168,41 @@ def options_from_args(args: argparse.Namespace) -> Options:
     )
 
 
-def _print_report(result: Result, target: str, out: TextIO) -> None:
+@dataclass
+class _Outcome:
+    """What one run did; rendered as text lines or, with --json, as one JSON object."""
+
+    code: int
+    status: str  # written, valid, out_of_date, invalid, usage
+    message: str = ""
+    result: Result | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> str:
+        changes = [asdict(change) for change in self.result.changes] if self.result else []
+        notes = list(self.result.notes) if self.result else []
+        return json.dumps(
+            {
+                "status": self.status,
+                "exit_code": self.code,
+                "message": self.message,
+                "problems": self.problems,
+                "changes": changes,
+                "notes": notes,
+            },
+            indent=2,
+        )
+
+
+def _print_text(outcome: _Outcome, out: TextIO, err: TextIO, quiet: bool) -> None:
+    if outcome.code in (EXIT_FAILED, EXIT_USAGE):
+        print(f"error: {outcome.message}", file=err)
+        for problem in outcome.problems:
+            print(f"  - {problem}", file=err)
+        return
+    if quiet or outcome.result is None:
+        return
+    result = outcome.result
     width = max([len(change.where) for change in result.changes] + [4])
     for change in result.changes:
         print(
@@ -172,15 +211,13 @@ def _print_report(result: Result, target: str, out: TextIO) -> None:
         )
     for note in result.notes:
         print(f"note: {note}", file=out)
-    print(f"experio-omni-compose: {len(result.changes)} image(s) pinned; {target}", file=out)
+    print(
+        f"experio-omni-compose: {len(result.changes)} image(s) pinned; {outcome.message}", file=out
+    )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the generator; returns the exit code (0 ok, 1 invalid, 2 usage, 3 --check drift)."""
-    out, err = sys.stdout, sys.stderr
-    parser = build_parser()
+def _run(args: argparse.Namespace, out: TextIO) -> _Outcome:
     try:
-        args = parser.parse_args(argv)
         options = options_from_args(args)
         try:
             text = args.file.read_text(encoding="utf-8")
@@ -191,42 +228,44 @@ def main(argv: list[str] | None = None) -> int:
             ) from exc
         result = render(text, options)
     except ConfigurationError as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_USAGE
+        return _Outcome(EXIT_USAGE, "usage", str(exc))
     except InvalidComposeError as exc:
-        print(f"error: {args.file}: {exc}", file=err)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=err)
-        return EXIT_FAILED
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
+        return _Outcome(EXIT_FAILED, "invalid", f"{args.file}: {exc}", problems=exc.problems)
 
-    report = err if args.output == "-" else out
     if args.check:
         target = Path(args.output)
         current = target.read_text(encoding="utf-8") if target.is_file() else None
         if current is not None and current != result.text:
-            if not args.quiet:
-                _print_report(result, f"{target} is out of date (--check, nothing written)", report)
-            return EXIT_PENDING
-        if not args.quiet:
-            _print_report(result, "valid (--check, nothing written)", report)
-        return EXIT_OK
+            message = f"{target} is out of date (--check, nothing written)"
+            return _Outcome(EXIT_PENDING, "out_of_date", message, result)
+        return _Outcome(EXIT_OK, "valid", "valid (--check, nothing written)", result)
     if args.output == "-":
         out.write(result.text)
-        if not args.quiet:
-            _print_report(result, "written to stdout", report)
-        return EXIT_OK
+        return _Outcome(EXIT_OK, "written", "written to stdout", result)
     try:
         write_atomic(Path(args.output), result.text, options)
     except InvalidComposeError as exc:
-        print(f"error: {args.output}: {exc}", file=err)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=err)
-        return EXIT_FAILED
+        return _Outcome(EXIT_FAILED, "invalid", f"{args.output}: {exc}", result, exc.problems)
     except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc}", file=err)
-        return EXIT_FAILED
-    if not args.quiet:
-        _print_report(result, f"wrote {args.output}", report)
-    return EXIT_OK
+        return _Outcome(EXIT_FAILED, "invalid", f"cannot write {args.output}: {exc}", result)
+    return _Outcome(EXIT_OK, "written", f"wrote {args.output}", result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the generator; returns the exit code (0 ok, 1 invalid, 2 usage, 3 --check drift)."""
+    out, err = sys.stdout, sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    outcome = _run(args, out)
+    # With -o - stdout carries the compose text, so reports go to stderr.
+    report = err if args.output == "-" else out
+    if args.json:
+        print(outcome.as_json(), file=report)
+    else:
+        _print_text(outcome, report, err, args.quiet)
+    return outcome.code

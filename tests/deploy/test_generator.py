@@ -507,3 +507,23 @@ def test_edge__empty_or_missing_services_exit_1(capsys: pytest.CaptureFixture[st
     for source in ("services: {}\n", "x-a: 1\n", "", "---\na: 1\n---\nb: 2\n"):
         with pytest.raises(InvalidComposeError):
             render(source, Options(tag=TAG))
+
+
+def test_cli__json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    output = tmp_path / "out.yaml"
+    code, out, _ = _run(
+        [TAG, "-f", str(GOLDEN / "sidecars.yaml"), "-o", str(output), "--json"], capsys
+    )
+    report = json.loads(out)
+    assert (code, report["status"], report["exit_code"]) == (0, "written", 0)
+    assert {c["action"] for c in report["changes"]} == {"pinned", "repinned"}
+    code, out, _ = _run(
+        [TAG, "-f", str(GOLDEN / "bad_depends.yaml"), "-o", str(output), "--json"], capsys
+    )
+    report = json.loads(out)
+    assert (code, report["status"]) == (1, "invalid")
+    assert "services.worker.depends_on: unknown service 'queue'" in report["problems"]
+    code, out, _ = _run(["latest", "-f", str(GOLDEN / "sidecars.yaml"), "--json"], capsys)
+    assert (code, json.loads(out)["status"]) == (2, "usage")
