@@ -24,6 +24,7 @@ from .generator import (
     render,
     write_atomic,
 )
+from .references import InvalidReference, parse_reference
 
 DESCRIPTION = """\
 Turn docker-compose.yaml into docker-compose.omni.yaml for `omctl build`: every service that
@@ -155,6 +156,15 @@ def options_from_args(args: argparse.Namespace) -> Options:
                 f"--require-secret {pair!r} is not SERVICE=SECRET", hint="e.g. initdb=neo4jPassword"
             )
         required.append((service, secret))
+    probe = f"{args.registry.rstrip('/')}/{args.name_prefix}server:latest"
+    try:
+        parse_reference(probe)
+    except InvalidReference as exc:
+        raise ConfigurationError(
+            f"--registry {args.registry!r} with --name-prefix {args.name_prefix!r} does not make "
+            f"valid image names ({probe!r}: {exc})",
+            hint="e.g. --registry ghcr.io/experio-ai --name-prefix experio-dockerfile.",
+        ) from exc
     return Options(
         tag=args.tag,
         registry=args.registry,

@@ -98,7 +98,7 @@ class Change:
     """One edit the generator made: ``where`` is a service name or a dotted path."""
 
     where: str
-    action: str  # "pinned" (build -> image), "repinned" (sidecar image), "removed"
+    action: str  # "pinned" (build -> image) or "repinned" (sidecar image)
     old: str
     new: str
 

@@ -307,6 +307,8 @@ def test_cli__help_usage_and_missing_file(capsys: pytest.CaptureFixture[str]) ->
     assert _run([TAG, "--no-such-flag"], capsys)[0] == 2
     code, _, err = _run([TAG, "-f", "/nonexistent/docker-compose.yaml"], capsys)
     assert code == 2 and "cannot read" in err
+    code, _, err = _run([TAG, "--registry", "GHCR.io/Experio AI", "-o", "-"], capsys)
+    assert code == 2 and "does not make valid image names" in err
 
 
 def test_cli__entry_points_and_shim(tmp_path: Path) -> None:
