@@ -69,8 +69,21 @@ DEFAULTS: dict[str, Any] = {
         "neo4j": "experio_platform.graph.neo4j.Neo4jProvider",
         "falkordb": "experio_platform.graph.falkordb.FalkorDBProvider",
     },
-    "GRAPH_CONNECT_TIMEOUT": 3.0,
-    "GRAPH_QUERY_TIMEOUT": 10.0,
+    "GRAPH_CONNECT_TIMEOUT": 3.0,  # seconds: TCP connect + Bolt handshake / Redis connect
+    "GRAPH_QUERY_TIMEOUT": 10.0,  # seconds per query (server-side timeout + socket read bound)
+    # Provider used when the settings store has no GRAPH_PROVIDER value.
+    "GRAPH_DEFAULT_PROVIDER": "falkordb",
+    "GRAPH_RETRY_ATTEMPTS": 3,  # tries of a read / idempotent write on a retryable error
+    "GRAPH_RETRY_BASE_DELAY": 0.1,  # seconds; full-jitter exponential backoff base
+    "GRAPH_RETRY_MAX_DELAY": 1.0,  # seconds; cap of one backoff sleep
+    "GRAPH_BREAKER_COOLDOWN": 5.0,  # seconds calls fail fast after GraphUnavailable; 0 disables
+    "GRAPH_BATCH_SIZE": 2000,  # rows per UNWIND chunk in run_batched and graph_migrate
+    "GRAPH_MAX_POOL_SIZE": 50,  # connections per provider instance (per process)
+    "GRAPH_FALKOR_TRANSACTIONS": "refuse",  # FalkorDB transaction(): "refuse" | "passthrough"
+    "GRAPH_NEO4J_DIALECT": "neo4j",  # "neo4j" | "neo4j-compat" (Bolt servers without elementId)
+    "GRAPH_OUTBOX_MAX_ATTEMPTS": 5,  # failed replays of one deferred write before it is parked
+    "GRAPH_OUTBOX_BATCH": 500,  # deferred writes replayed per graph_replay / task run
+    "GRAPH_OUTBOX_KEEP_DAYS": 7,  # applied outbox rows older than this are pruned by replay
     # ---- scaling (experio_platform.scaling) -------------------------------------------------
     # docs/scaling.md documents every key. Keys that default to None fall back to the
     # environment variable of the same name, read at call time (never at import).
