@@ -14,7 +14,8 @@ Rules, in order (each applied rule adds a reason):
   ``idle_seconds_before_zero`` without messages *and* ``min_warm_seconds`` since it came up,
   never while messages are unacknowledged, never when the metrics failed (hold the current
   count), never when a queue is missing (a typo must not scale a worker to zero) and never on the
-  AMQP fallback (it cannot see unacknowledged work). Scale-down takes the highest
+  AMQP fallback (it cannot see unacknowledged work). Scale-down never goes below the number
+  of unacknowledged messages (work replicas hold), takes the highest
   recommendation of the rolling ``scale_down_window_seconds`` and waits that long after a
   scale-up (KEDA#356/#638/#6719 taught why). Steps are limited per pass.
 """
@@ -220,6 +221,7 @@ def _decide_auto(
         last_activity = now  # unknown history: the idle timer starts at controller start
 
     # What the metrics allow.
+    in_flight = 0  # unacknowledged messages, when the source can see them
     if not c.has_queues:
         raw = lo
         reasons.append(f"no queues configured: minimum {lo}")
@@ -231,6 +233,7 @@ def _decide_auto(
         missing = metrics.missing
         ready, unacked = metrics.ready, metrics.unacked
         backlog = ready + unacked
+        in_flight = unacked if metrics.sees_unacked else 0
         if backlog > 0:
             last_activity = now
         raw = math.ceil(backlog / c.target_messages_per_replica)
@@ -276,6 +279,11 @@ def _decide_auto(
         if peak > target:
             desired = min(peak, current)
             reasons.append(f"scale-down window {window:.0f}s: highest recommendation {peak}")
+        if in_flight and desired < min(current, in_flight):
+            # Each unacknowledged message is work a replica holds: removing more replicas than
+            # are idle would interrupt it (with prefetch 1, unacked = busy replicas).
+            desired = min(current, in_flight)
+            reasons.append(f"{in_flight} in flight: not below {desired}")
         if memory.last_scale_up_at is not None and now - memory.last_scale_up_at < window:
             desired = current
             reasons.append(

@@ -169,3 +169,12 @@ def test_decide__memory_tracks_warm_time_from_scale_up() -> None:
     d = decide(auto(), 0, metrics(ready=3), Memory(), NOW)
     assert d.replicas == 1 and d.memory.up_since == NOW and d.memory.last_scale_up_at == NOW
     assert Memory.from_dict(d.memory.to_dict()) == d.memory
+
+
+def test_decide__never_below_in_flight_work() -> None:
+    cfg = auto(max_replicas=10, scale_down_window_seconds=0, max_scale_down_step=10)
+    steady = Memory(up_since=NOW - 5000, last_activity_at=NOW)
+    # 3 replicas busy with long jobs, nothing ready: ceil(3/20) = 1, but 3 hold work.
+    assert decide(cfg, 4, metrics(ready=0, unacked=3), steady, NOW).replicas == 3
+    # The AMQP fallback cannot see that work, so this rule cannot apply (zero is still barred).
+    assert decide(cfg, 4, metrics(ready=0, source="amqp"), steady, NOW).replicas == 1
