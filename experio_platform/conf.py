@@ -71,8 +71,6 @@ DEFAULTS: dict[str, Any] = {
     },
     "GRAPH_CONNECT_TIMEOUT": 3.0,  # seconds: TCP connect + Bolt handshake / Redis connect
     "GRAPH_QUERY_TIMEOUT": 10.0,  # seconds per query (server-side timeout + socket read bound)
-    # Provider used when the settings store has no GRAPH_PROVIDER value.
-    "GRAPH_DEFAULT_PROVIDER": "falkordb",
     "GRAPH_RETRY_ATTEMPTS": 3,  # tries of a read / idempotent write on a retryable error
     "GRAPH_RETRY_BASE_DELAY": 0.1,  # seconds; full-jitter exponential backoff base
     "GRAPH_RETRY_MAX_DELAY": 1.0,  # seconds; cap of one backoff sleep

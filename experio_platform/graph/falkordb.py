@@ -132,7 +132,16 @@ class FalkorDBProvider(BaseGraphProvider):
         timeout_ms = max(1, int(timeout * 1000))
         try:
             if read_only:
-                raw = client.ro_query(cypher, params or None, timeout=timeout_ms)
+                try:
+                    raw = client.ro_query(cypher, params or None, timeout=timeout_ms)
+                except Exception as exc:
+                    # GRAPH.RO_QUERY fails on a graph that does not exist yet, while
+                    # GRAPH.QUERY silently creates it. Create it empty on purpose and answer
+                    # the read against it, so a fresh graph reads as an empty one.
+                    if "empty key" not in str(exc):
+                        raise
+                    client.query("RETURN 0", timeout=timeout_ms)
+                    raw = client.ro_query(cypher, params or None, timeout=timeout_ms)
             else:
                 raw = client.query(cypher, params or None, timeout=timeout_ms)
         except Exception as exc:

@@ -51,7 +51,9 @@ def current_config(provider: str | None = None) -> GraphConfig:
     """Return the GraphConfig the settings store describes now (``provider`` overrides)."""
     from experio_platform.conf import platform_settings as ps
 
-    name = str(provider or _store("GRAPH_PROVIDER") or ps.GRAPH_DEFAULT_PROVIDER).strip().lower()
+    # The store's own default for GRAPH_PROVIDER is "neo4j"; the literal covers a store
+    # that answers None (e.g. the placeholder before the settings issue landed).
+    name = str(provider or _store("GRAPH_PROVIDER") or "neo4j").strip().lower()
     common: dict[str, Any] = {
         "connect_timeout": float(ps.GRAPH_CONNECT_TIMEOUT),
         "query_timeout": float(ps.GRAPH_QUERY_TIMEOUT),

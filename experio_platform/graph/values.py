@@ -102,21 +102,25 @@ def canonical_properties(props: Mapping[str, Any], path: str = "properties") -> 
     return {str(k): canonical_value(v, f"{path}.{k}") for k, v in props.items()}
 
 
+def _row(value: Mapping[str, Any], path: str) -> dict[str, Any]:
+    # One UNWIND row: its values may be property maps (``row.props``) one level down.
+    return {
+        str(k): (
+            canonical_properties(v, f"{path}.{k}")
+            if isinstance(v, Mapping)
+            else canonical_value(v, f"{path}.{k}")
+        )
+        for k, v in value.items()
+    }
+
+
 def _param(value: Any, path: str) -> Any:
-    # Parameters may be containers of property maps (``$props``, ``$rows`` for UNWIND, a row's
-    # ``props``), so maps are allowed as containers two levels down; below that, values follow
-    # the property rules.
+    # A map parameter is a property map (``SET n += $props``): its values follow the property
+    # rules. A list of maps is UNWIND rows, whose values may be property maps themselves.
     if isinstance(value, Mapping):
-        return {
-            str(k): (
-                canonical_properties(v, f"{path}.{k}")
-                if isinstance(v, Mapping)
-                else canonical_value(v, f"{path}.{k}")
-            )
-            for k, v in value.items()
-        }
+        return canonical_properties(value, path)
     if isinstance(value, list | tuple) and value and isinstance(value[0], Mapping):
-        return [_param(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_row(v, f"{path}[{i}]") for i, v in enumerate(value)]
     return canonical_value(value, path)
 
 

@@ -32,6 +32,12 @@ def test_health__real_falkordb_ok(falkor: FalkorDBProvider) -> None:
 
 
 def test_health__neo4j_driver_over_bolt_ok(bolt: Neo4jProvider) -> None:
+    # FalkorDB's Bolt endpoint drops the first fresh connection after any client closed one
+    # (seen with 4.16.3: every other new connection's handshake hangs), so the first probe
+    # of a new probe driver may time out; the next one must work, and later ones reuse it.
+    first = bolt.health(1.0)
+    if not first.ok:
+        assert "handshake" in (first.error or ""), first.error
     for _ in range(3):  # the probe driver is kept: repeated probes reuse its connection
         health = bolt.health(2.0)
         assert health.ok, health.error
