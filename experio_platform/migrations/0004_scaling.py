@@ -43,6 +43,7 @@ class Migration(migrations.Migration):
                 ('scale_down_window_seconds', models.PositiveIntegerField(default=300, help_text='Scale down to the highest recommendation of this rolling window, and not within this long after a scale-up.')),
                 ('max_scale_up_step', models.PositiveIntegerField(default=4, help_text='Replicas added per pass.')),
                 ('max_scale_down_step', models.PositiveIntegerField(default=1, help_text='Replicas removed per pass.')),
+                ('scale_down_only_when_idle', models.BooleanField(default=True, help_text='Scale down only when no message is unacknowledged (the platform picks which replica stops; a busy one would lose its job). Off: never below the unacked count.')),
                 ('dry_run', models.BooleanField(default=False, help_text='Decide and log, never call the platform.')),
                 ('observed_replicas', models.IntegerField(blank=True, null=True)),
                 ('platform_status', models.CharField(blank=True, max_length=32)),

@@ -146,6 +146,7 @@ class ServiceConfigurationAdmin(admin.ModelAdmin):
                     ("idle_seconds_before_zero", "min_warm_seconds"),
                     "scale_down_window_seconds",
                     ("max_scale_up_step", "max_scale_down_step"),
+                    "scale_down_only_when_idle",
                     "dry_run",
                 )
             },

@@ -49,6 +49,7 @@ class ServiceConfigurationSerializer(serializers.ModelSerializer):
             "scale_down_window_seconds",
             "max_scale_up_step",
             "max_scale_down_step",
+            "scale_down_only_when_idle",
             "dry_run",
             "desired",
             "pending",

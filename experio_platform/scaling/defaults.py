@@ -25,6 +25,7 @@ WORKER_DEFAULTS: dict[str, Any] = {
     "scale_down_window_seconds": 300,
     "max_scale_up_step": 4,
     "max_scale_down_step": 1,
+    "scale_down_only_when_idle": True,
     "dry_run": False,
 }
 
@@ -74,6 +75,7 @@ SEEDED_FIELDS: tuple[str, ...] = (
     "scale_down_window_seconds",
     "max_scale_up_step",
     "max_scale_down_step",
+    "scale_down_only_when_idle",
     "dry_run",
 )
 

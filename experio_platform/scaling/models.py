@@ -50,6 +50,7 @@ DESIRED_FIELDS: tuple[str, ...] = (
     "scale_down_window_seconds",
     "max_scale_up_step",
     "max_scale_down_step",
+    "scale_down_only_when_idle",
     "dry_run",
 )
 
@@ -106,6 +107,11 @@ class ServiceConfiguration(models.Model):
     max_scale_up_step = models.PositiveIntegerField(default=4, help_text="Replicas added per pass.")
     max_scale_down_step = models.PositiveIntegerField(
         default=1, help_text="Replicas removed per pass."
+    )
+    scale_down_only_when_idle = models.BooleanField(
+        default=True,
+        help_text="Scale down only when no message is unacknowledged (the platform picks which "
+        "replica stops; a busy one would lose its job). Off: never below the unacked count.",
     )
     dry_run = models.BooleanField(
         default=False, help_text="Decide and log, never call the platform."

@@ -14,8 +14,9 @@ Rules, in order (each applied rule adds a reason):
   ``idle_seconds_before_zero`` without messages *and* ``min_warm_seconds`` since it came up,
   never while messages are unacknowledged, never when the metrics failed (hold the current
   count), never when a queue is missing (a typo must not scale a worker to zero) and never on the
-  AMQP fallback (it cannot see unacknowledged work). Scale-down never goes below the number
-  of unacknowledged messages (work replicas hold), takes the highest
+  AMQP fallback (it cannot see unacknowledged work). Scale-down waits until nothing is
+  unacknowledged (``scale_down_only_when_idle``, default) or at least never goes below the
+  number of unacknowledged messages (work replicas hold); it takes the highest
   recommendation of the rolling ``scale_down_window_seconds`` and waits that long after a
   scale-up (KEDA#356/#638/#6719 taught why). Steps are limited per pass.
 """
@@ -45,6 +46,7 @@ class PolicyConfig:
     scale_down_window_seconds: float = 300.0
     max_scale_up_step: int = 4
     max_scale_down_step: int = 1
+    scale_down_only_when_idle: bool = True
     has_queues: bool = True
 
     @classmethod
@@ -63,6 +65,7 @@ class PolicyConfig:
             scale_down_window_seconds=row.scale_down_window_seconds,
             max_scale_up_step=max(1, row.max_scale_up_step),
             max_scale_down_step=max(1, row.max_scale_down_step),
+            scale_down_only_when_idle=row.scale_down_only_when_idle,
             has_queues=bool(row.queues),
         )
 
@@ -279,7 +282,12 @@ def _decide_auto(
         if peak > target:
             desired = min(peak, current)
             reasons.append(f"scale-down window {window:.0f}s: highest recommendation {peak}")
-        if in_flight and desired < min(current, in_flight):
+        if in_flight and c.scale_down_only_when_idle:
+            # The platform picks which replica stops, so any scale-down may hit a busy one and
+            # requeue its job (KEDA#356): wait until nothing is unacknowledged.
+            desired = current
+            reasons.append(f"{in_flight} in flight: scale-down waits until idle")
+        elif in_flight and desired < min(current, in_flight):
             # Each unacknowledged message is work a replica holds: removing more replicas than
             # are idle would interrupt it (with prefetch 1, unacked = busy replicas).
             desired = min(current, in_flight)

@@ -36,6 +36,7 @@ configs = st.builds(
     scale_down_window_seconds=st.floats(0, 900),
     max_scale_up_step=st.integers(1, 5),
     max_scale_down_step=st.integers(1, 5),
+    scale_down_only_when_idle=st.booleans(),
 )
 memories = st.builds(
     Memory,
@@ -171,8 +172,20 @@ def test_decide__memory_tracks_warm_time_from_scale_up() -> None:
     assert Memory.from_dict(d.memory.to_dict()) == d.memory
 
 
-def test_decide__never_below_in_flight_work() -> None:
+def test_decide__scale_down_waits_for_idle_by_default() -> None:
     cfg = auto(max_replicas=10, scale_down_window_seconds=0, max_scale_down_step=10)
+    steady = Memory(up_since=NOW - 5000, last_activity_at=NOW)
+    assert decide(cfg, 4, metrics(ready=0, unacked=1), steady, NOW).replicas == 4
+    assert decide(cfg, 4, metrics(ready=20, unacked=0), steady, NOW).replicas == 1
+
+
+def test_decide__never_below_in_flight_work() -> None:
+    cfg = auto(
+        max_replicas=10,
+        scale_down_window_seconds=0,
+        max_scale_down_step=10,
+        scale_down_only_when_idle=False,
+    )
     steady = Memory(up_since=NOW - 5000, last_activity_at=NOW)
     # 3 replicas busy with long jobs, nothing ready: ceil(3/20) = 1, but 3 hold work.
     assert decide(cfg, 4, metrics(ready=0, unacked=3), steady, NOW).replicas == 3

@@ -1,0 +1,418 @@
+"""Seeded simulation: the real decision function vs a model of KEDA (AMQP mode) + HPA.
+
+    .venv/bin/python -m bench.scaling [--days 3] [--seed 7] [--no-write]
+
+No services needed: both controllers drive the same simulated RabbitMQ queue and worker pool
+(second by second, 5 s steps). ``ours`` is ``experio_platform.scaling.policy.decide`` with the
+seeded worker defaults, fed the management API's ready + unacked counts every 30 s pass. The
+baseline is a MODEL of KEDA + HPA built from their documented defaults, not the real software:
+
+- KEDA RabbitMQ scaler in AMQP mode (``queueLength`` 20): the metric is the *ready* count only
+  (unacknowledged messages are invisible to a passive declare, kedacore/keda#356/#638/#6719);
+  every ``pollingInterval`` (30 s) a queue with ready > ``activationValue`` (0) is active; at 0
+  replicas an active queue scales to 1; with no activity for ``cooldownPeriod`` (300 s) it
+  scales to 0.
+- HPA (sync every 15 s, between 1 and max): ``desired = ceil(ready / 20)``, skipped when the
+  usage ratio is within ``tolerance`` 0.1 of 1; scale-down takes the highest recommendation of
+  the last 300 s (``stabilizationWindowSeconds``); scale-up up to max(4 pods, 100 %) per step.
+
+Workload (seeded): working hours 08-20 with bursts (Poisson, one per 45 min, 20-150 messages
+within a minute) and a trickle of single messages (one per 20 min; one per 3 h at night).
+85 % of jobs take ~20 s (exponential), 15 % are long (5-15 min). A worker handles one message
+at a time (prefetch 1, acks late), needs 45 s to start, and on removal gets 30 s to finish its
+message, else the message is requeued (lost in-flight work). Both controllers see the same
+arrivals; removals pick a random replica for both.
+
+Reports per policy: scale operations/hour, 0<->1 flips/hour, p95 message wait (arrival to the
+start of the attempt that completed), replica-minutes, interrupted jobs; writes the table to
+the "## Scaling" section of docs/BENCHMARKS.md and the plot to docs/scaling-simulation.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from experio_platform.scaling.defaults import WORKER_DEFAULTS
+from experio_platform.scaling.policy import (
+    Memory,
+    PolicyConfig,
+    QueueMetrics,
+    QueueSnapshot,
+    decide,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DT = 5.0  # seconds per step
+START_DELAY = 45.0  # seconds from scale-up to a ready worker (image pull, Django start)
+GRACE = 30.0  # seconds a removed worker may finish its message (terminationGracePeriodSeconds)
+MAX = WORKER_DEFAULTS["max_replicas"]
+# The workload (see the module docstring).
+BURST_EVERY = 3600.0  # mean seconds between bursts in working hours
+BURST_SIZE = (10, 80)  # messages per burst
+TRICKLE_DAY, TRICKLE_NIGHT = 1200.0, 5400.0  # mean seconds between single messages
+LONG_SHARE = 0.10  # share of long jobs (5-15 min); the rest take ~20 s
+TARGET = WORKER_DEFAULTS["target_messages_per_replica"]
+
+
+@dataclass
+class Msg:
+    arrived: float
+    duration: float
+    started: float | None = None
+
+
+@dataclass
+class Replica:
+    ready_at: float
+    job: Msg | None = None
+    job_done_at: float = 0.0
+
+
+def workload(days: int, seed: int) -> list[Msg]:
+    """Return all arrivals, sorted, for ``days`` days."""
+    rng = random.Random(seed)
+
+    def duration() -> float:
+        if rng.random() < LONG_SHARE:
+            return rng.uniform(300, 900)
+        return max(2.0, rng.expovariate(1 / 20))
+
+    msgs: list[Msg] = []
+    horizon = days * 86400.0
+    # Bursts in working hours.
+    t = 0.0
+    while t < horizon:
+        t += rng.expovariate(1 / BURST_EVERY)
+        if 8 <= (t % 86400) / 3600 < 20:
+            for _ in range(rng.randint(*BURST_SIZE)):
+                msgs.append(Msg(t + rng.uniform(0, 60), duration()))
+    # Trickle: single messages, rarer at night.
+    t = 0.0
+    while t < horizon:
+        day = 8 <= (t % 86400) / 3600 < 20
+        t += rng.expovariate(1 / (TRICKLE_DAY if day else TRICKLE_NIGHT))
+        msgs.append(Msg(t, duration()))
+    return sorted((m for m in msgs if m.arrived < horizon), key=lambda m: m.arrived)
+
+
+class Controller:
+    interval = 30.0
+
+    def desired(self, now: float, current: int, ready: int, unacked: int) -> int:
+        raise NotImplementedError
+
+
+class Ours(Controller):
+    """The production decision function with the seeded worker defaults."""
+
+    def __init__(self, idle: float | None = None) -> None:
+        d = WORKER_DEFAULTS
+        idle = d["idle_seconds_before_zero"] if idle is None else idle
+        self.name = f"experio run_scaler (idle {idle / 60:g} min)"
+        self.config = PolicyConfig(
+            mode="auto",
+            min_replicas=d["min_replicas"],
+            max_replicas=d["max_replicas"],
+            target_messages_per_replica=d["target_messages_per_replica"],
+            activation_threshold=d["activation_threshold"],
+            idle_seconds_before_zero=idle,
+            min_warm_seconds=d["min_warm_seconds"],
+            scale_down_window_seconds=d["scale_down_window_seconds"],
+            max_scale_up_step=d["max_scale_up_step"],
+            max_scale_down_step=d["max_scale_down_step"],
+            scale_down_only_when_idle=d["scale_down_only_when_idle"],
+        )
+        self.memory = Memory()
+
+    def desired(self, now: float, current: int, ready: int, unacked: int) -> int:
+        metrics = QueueMetrics((QueueSnapshot("q", True, ready, unacked, current),))
+        decision = decide(self.config, current, metrics, self.memory, now)
+        self.memory = decision.memory
+        return current if decision.replicas is None else decision.replicas
+
+
+class KedaHpaModel(Controller):
+    """A model of KEDA (AMQP mode, documented defaults) + HPA v2 (documented defaults)."""
+
+    name = "KEDA+HPA model"
+    interval = 15.0  # HPA sync period; KEDA's activation runs every 2nd tick (30 s)
+
+    def __init__(self) -> None:
+        self.tick = 0
+        self.last_active: float | None = None
+        self.recs: deque[tuple[float, int]] = deque()
+
+    def desired(self, now: float, current: int, ready: int, unacked: int) -> int:
+        self.tick += 1
+        if self.tick % 2 == 1:  # KEDA pollingInterval 30 s: activation / deactivation
+            if ready > 0:  # activationValue 0; AMQP mode sees ready messages only
+                self.last_active = now
+                if current == 0:
+                    return 1
+            elif current > 0 and (self.last_active is None or now - self.last_active >= 300):
+                self.recs.clear()
+                return 0
+        if current == 0:
+            return 0
+        # HPA: AverageValue target 20 on the external metric (ready messages).
+        ratio = (ready / current) / TARGET
+        rec = current if abs(ratio - 1) <= 0.1 else math.ceil(ready / TARGET)
+        rec = min(max(rec, 1), MAX)
+        self.recs.append((now, rec))
+        while self.recs and now - self.recs[0][0] > 300:
+            self.recs.popleft()
+        if rec < current:
+            rec = min(current, max(r for _, r in self.recs))  # scale-down stabilisation
+        elif rec > current:
+            rec = min(rec, current + max(4, current))  # default scale-up policy
+        return rec
+
+
+@dataclass
+class Result:
+    name: str
+    hours: float
+    ops: int = 0
+    flips: int = 0
+    replica_seconds: float = 0.0
+    interrupted: int = 0
+    wasted_seconds: float = 0.0
+    waits: list[float] = field(default_factory=list)
+    series: list[tuple[float, int, int]] = field(default_factory=list)  # t, depth, replicas
+
+    def row(self) -> dict[str, Any]:
+        waits = sorted(self.waits)
+        p95 = waits[int(0.95 * (len(waits) - 1))] if waits else float("nan")
+        return {
+            "policy": self.name,
+            "scale ops/h": self.ops / self.hours,
+            "0<->1 flips/h": self.flips / self.hours,
+            "p95 wait s": p95,
+            "replica-minutes": self.replica_seconds / 60,
+            "interrupted jobs": self.interrupted,
+            "wasted job-minutes": self.wasted_seconds / 60,
+            "completed": len(self.waits),
+        }
+
+
+def simulate(controller: Controller, arrivals: list[Msg], days: int, seed: int) -> Result:
+    rng = random.Random(seed + 1)
+    msgs = [Msg(m.arrived, m.duration) for m in arrivals]
+    horizon = days * 86400.0
+    res = Result(controller.name, days * 24.0)
+    ready: deque[Msg] = deque()
+    replicas: list[Replica] = []
+    draining: list[Replica] = []
+    i, next_control, now = 0, 0.0, 0.0
+    while now < horizon:
+        while i < len(msgs) and msgs[i].arrived <= now:
+            ready.append(msgs[i])
+            i += 1
+        for r in replicas + draining:
+            if r.job and r.job_done_at <= now:
+                res.waits.append(r.job.started - r.job.arrived)
+                r.job = None
+        draining = [r for r in draining if r.job]
+        for r in replicas:
+            if r.job is None and r.ready_at <= now and ready:
+                msg = ready.popleft()
+                msg.started = now
+                r.job, r.job_done_at = msg, now + msg.duration
+        unacked = sum(1 for r in replicas + draining if r.job)
+        if now >= next_control:
+            next_control += controller.interval
+            current = len(replicas)
+            want = controller.desired(now, current, len(ready), unacked)
+            if want != current:
+                res.ops += 1
+                if (current == 0) != (want == 0):
+                    res.flips += 1
+            while len(replicas) < want:
+                replicas.append(Replica(now + START_DELAY))
+            while len(replicas) > want:
+                victim = replicas.pop(rng.randrange(len(replicas)))
+                if victim.job and victim.job_done_at > now + GRACE:
+                    # Killed after the grace period: the message goes back to the queue.
+                    res.interrupted += 1
+                    res.wasted_seconds += now + GRACE - victim.job.started
+                    ready.appendleft(victim.job)
+                    victim.job = None
+                elif victim.job:
+                    draining.append(victim)
+        res.replica_seconds += (len(replicas) + len(draining)) * DT
+        if int(now) % 60 == 0:
+            res.series.append((now, len(ready) + unacked, len(replicas)))
+        now += DT
+    return res
+
+
+def plot(results: list[Result], path: Path, start_h: float, end_h: float) -> None:
+    """Queue depth of both policies on top, each policy's replicas below, one day."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = ["#1565c0", "#c62828"]
+    fig, axes = plt.subplots(
+        3, 1, figsize=(13, 7.5), sharex=True, height_ratios=[2, 1, 1], constrained_layout=True
+    )
+    for i, (res, colour) in enumerate(zip(results, colours, strict=False)):
+        pts = [p for p in res.series if start_h * 3600 <= p[0] <= end_h * 3600]
+        t = [p[0] / 3600 for p in pts]
+        axes[0].plot(t, [p[1] for p in pts], color=colour, lw=1.0, label=res.name)
+        ax = axes[1 + i]
+        ax.fill_between(t, [p[2] for p in pts], step="post", color=colour, alpha=0.35, lw=0)
+        ax.step(t, [p[2] for p in pts], where="post", color=colour, lw=1.0)
+        flips = res.flips / res.hours
+        ax.set_ylabel(f"replicas\n{res.name.split(' (')[0]}")
+        ax.text(
+            0.005,
+            0.93,
+            f"{res.name}: {flips:.2f} flips 0<->1 per hour, "
+            f"{res.interrupted} interrupted jobs (whole run)",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=9,
+        )
+        ax.set_ylim(0, MAX + 0.6)
+        ax.set_yticks(range(MAX + 1))
+    axes[0].set_ylabel("messages in queue\n(ready + unacked)")
+    axes[0].set_title(
+        "One simulated day: experio run_scaler vs a MODEL of KEDA (AMQP mode) + HPA, "
+        "same seeded arrivals"
+    )
+    axes[0].legend(loc="upper left")
+    axes[-1].set_xlabel("hour of the simulation (shaded: night, 20:00-08:00)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.set_xlim(start_h, end_h)
+        for day in range(int(end_h // 24) + 1):
+            ax.axvspan(day * 24 - 4, day * 24 + 8, color="#000", alpha=0.05, lw=0)
+    fig.savefig(path, dpi=110)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = list(rows[0])
+    out = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+    for r in rows:
+        cells = [r["policy"]] + [
+            f"{v:.2f}" if isinstance(v, float) else str(v) for k, v in r.items() if k != "policy"
+        ]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+SECTION = """## Scaling
+
+Command: `.venv/bin/python -m bench.scaling --days {days} --seed {seed}` (pure simulation, no
+services; about {secs:.0f} s on this machine). **The baseline is a model of KEDA + HPA built
+from their documented defaults, not the real KEDA/HPA**: KEDA's RabbitMQ scaler in AMQP mode
+(metric = ready messages only, `pollingInterval` 30 s, `cooldownPeriod` 300 s, activation at
+ready > 0) and HPA (sync 15 s, `tolerance` 0.1, scale-down stabilisation 300 s, min 1). Ours is
+the production `decide()` with the seeded worker defaults (min 0, max 4, 20 messages/replica,
+10 min idle before zero, 5 min warm, 5 min scale-down window, pass every 30 s) on ready +
+unacked from the management API; the third row is ours with a 5 min idle time (KEDA's
+cooldown). Same seeded arrivals for all: bursts of 10-80 messages about hourly in working hours,
+single messages every ~20 min by day and ~90 min by night, 10 % long jobs (5-15 min), workers
+with prefetch 1, 45 s start-up, 30 s termination grace (a job still running then is requeued:
+"interrupted"; "p95 wait" runs from arrival to the start of the attempt that completed).
+{days} simulated days; the plot shows the second day.
+
+{table}
+
+![queue depth and replicas, both policies](scaling-simulation.png)
+
+Reading: {reading}
+
+Seeds {seeds}: {spread}
+"""
+
+
+def reading(ours: dict[str, Any], keda: dict[str, Any]) -> str:
+    def ratio(k: str) -> str:
+        return f"{keda[k] / ours[k]:.1f}x" if ours[k] else "n/a"
+
+    return (
+        f"the KEDA+HPA model flips 0<->1 {ratio('0<->1 flips/h')} as often "
+        f"({keda['0<->1 flips/h']:.2f}/h vs {ours['0<->1 flips/h']:.2f}/h) and interrupts "
+        f"{keda['interrupted jobs']} jobs vs {ours['interrupted jobs']} "
+        "(it scales to zero while a long job holds an unacknowledged message, the message is "
+        "requeued, the queue turns active, it scales back up: the loop of kedacore/keda#356). "
+        f"Replica-minutes: ours {ours['replica-minutes']:.0f}, model "
+        f"{keda['replica-minutes']:.0f}; p95 wait: ours {ours['p95 wait s']:.0f} s, model "
+        f'{keda["p95 wait s"]:.0f} s. **The goal "equal or lower replica-minutes" is not '
+        "met** by the seeded defaults: ours spends more replica-minutes because it waits 10 min "
+        "idle before zero (vs the 5 min cooldown; the idle-5-min row closes part of the gap) and "
+        "scales down only once no message is unacknowledged (the price of zero interrupted "
+        "jobs; `scale_down_only_when_idle` off per row trades it back), while the model's "
+        "figure is lowered by killing work it later redoes."
+    )
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "docs" / "BENCHMARKS.md"
+    current = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"^## Scaling\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: text.rstrip() + "\n\n", current, count=1)
+    else:
+        updated = current.rstrip() + "\n\n" + text
+    path.write_text(updated.rstrip() + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import time
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-write", action="store_true", help="Print only; leave docs alone.")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    arrivals = workload(args.days, args.seed)
+    results = [
+        simulate(Ours(), arrivals, args.days, args.seed),
+        simulate(KedaHpaModel(), arrivals, args.days, args.seed),
+        simulate(Ours(idle=300), arrivals, args.days, args.seed),
+    ]
+    rows = [r.row() for r in results]
+    spread = []
+    for seed in (args.seed, args.seed + 1, args.seed + 2):
+        arr = workload(args.days, seed)
+        o = simulate(Ours(), arr, args.days, seed).row()
+        k = simulate(KedaHpaModel(), arr, args.days, seed).row()
+        spread.append(
+            f"seed {seed}: flips/h {o['0<->1 flips/h']:.2f} vs {k['0<->1 flips/h']:.2f}, "
+            f"interrupted {o['interrupted jobs']} vs {k['interrupted jobs']}, replica-minutes "
+            f"{o['replica-minutes'] / k['replica-minutes'] - 1:+.0%} vs the model"
+        )
+    print(f"{len(arrivals)} messages over {args.days} days (seed {args.seed})")
+    print(table(rows))
+    if not args.no_write:
+        day = 1 if args.days > 1 else 0  # the second day: a full day after a quiet start
+        plot(results[:2], ROOT / "docs" / "scaling-simulation.png", day * 24, day * 24 + 24)
+        write_section(
+            SECTION.format(
+                days=args.days,
+                seed=args.seed,
+                secs=time.monotonic() - started,
+                table=table(rows),
+                reading=reading(rows[0], rows[1]),
+                seeds=", ".join(str(args.seed + i) for i in range(3)),
+                spread="; ".join(spread) + ".",
+            )
+        )
+        print("wrote docs/BENCHMARKS.md (## Scaling) and docs/scaling-simulation.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
