@@ -28,7 +28,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -344,7 +344,10 @@ class Runner:
             if not pending:
                 break
             until = min(min(waits[f] for f in pending), deadline_at)
-            wait(pending, timeout=max(0.0, until - now), return_when=FIRST_COMPLETED)
+            # ALL_COMPLETED: one wake-up when the last probe ends (or at the nearest cutoff),
+            # not one per probe; each wake-up may wait a GIL switch interval (5 ms) behind a
+            # probe thread that is busy in Python (pika's handshake).
+            wait(pending, timeout=max(0.0, until - now), return_when=ALL_COMPLETED)
         return self._finish(entries, deadline_at)
 
     async def acollect(self, *, use_cache: bool = True, deadline: float) -> Report:
@@ -364,7 +367,7 @@ class Runner:
             if not pending:
                 break
             until = min(min(waits[wrapped[a]] for a in pending), deadline_at)
-            await asyncio.wait(pending, timeout=max(0.0, until - now), return_when=FIRST_COMPLETED)
+            await asyncio.wait(pending, timeout=max(0.0, until - now), return_when=ALL_COMPLETED)
         return self._finish(entries, deadline_at)
 
 
