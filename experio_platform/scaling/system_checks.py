@@ -88,7 +88,8 @@ def check_scaling_settings(app_configs: Any = None, **kwargs: Any) -> list[check
                     id="experio_platform.W070",
                 )
             )
-    if not setting("RABBITMQ_MANAGEMENT_URL") and not amqp_url():
+    # The log backend is for development: no broker there is normal, so no warning.
+    if backend != "log" and not setting("RABBITMQ_MANAGEMENT_URL") and not amqp_url():
         out.append(
             checks.Warning(
                 "No queue metrics source: RABBITMQ_MANAGEMENT_URL and CELERY_BROKER_URL are unset.",

@@ -248,3 +248,6 @@ def test_system_checks__warnings(settings, monkeypatch, capsys) -> None:
     err = capsys.readouterr().err
     assert "W070" in err and "OMNISTRATE_SERVICE_ID" in err
     assert "W071" in err and "W072" in err
+    settings.EXPERIO_PLATFORM = {"SCALER_BACKEND": "log"}
+    call_command("check")
+    assert "W07" not in capsys.readouterr().err

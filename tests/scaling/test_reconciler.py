@@ -225,3 +225,47 @@ def test_run_scaler_command__once_and_usage_errors(capsys) -> None:
     with pytest.raises(CommandError) as exc:
         call_command("run_scaler", "--interval", "30", "--lease-ttl", "10", "--backend", "log")
     assert exc.value.returncode == 2
+
+
+def test_reconcile__stalled_leader_is_fenced_before_the_platform_call() -> None:
+    """The leader stalls past its TTL mid-pass (GC pause, SIGSTOP); another replica takes the
+    lease; the stalled one must find out right before its platform call and not act."""
+    from experio_platform.scaling.lease import LeaderLease
+
+    row("neo4j", mode="keep_alive", pinned_replicas=1, max_replicas=1, queues=[])
+    a = LeaderLease("scaling_fence", "a", ttl=0.3)
+    b = LeaderLease("scaling_fence", "b", ttl=5)
+
+    class StallingBackend(LogBackend):
+        def read(self, resource: str):
+            time.sleep(0.4)  # past a's TTL
+            assert b.acquire_or_renew() and b.epoch == 2
+            return super().read(resource)
+
+    backend = StallingBackend({"neo4j": 0})
+    report = Reconciler(backend, None, lease=a).run_pass()
+    assert report.rows[0].outcome == "fenced" and not report.leader
+    assert backend.calls == []  # the platform was never touched
+    d = ScalingDecision.objects.get()
+    assert (d.outcome, d.epoch, d.holder) == ("fenced", 1, "a")
+
+
+def test_run_loop__survives_a_failing_pass_and_stops_on_signal() -> None:
+    from django.db import OperationalError
+
+    from experio_platform.scaling.runner import StopFlag, run_loop
+
+    stop = StopFlag()
+    calls: list[int] = []
+
+    class Flaky:
+        lease = None
+
+        def run_pass(self):
+            calls.append(1)
+            if len(calls) == 1:
+                raise OperationalError("server closed the connection unexpectedly")
+            if len(calls) == 3:
+                stop.event.set()  # as the SIGTERM handler does
+
+    assert run_loop(Flaky(), interval=0.01, stop=stop) == 3
