@@ -132,6 +132,7 @@ class ServiceConfigurationAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "pending_operation",
         "controller_state",
+        "recent_decisions",
     )
     fieldsets = (
         (None, {"fields": ("key", "display_name", "platform_resource", "change_reason")}),
@@ -161,6 +162,7 @@ class ServiceConfigurationAdmin(admin.ModelAdmin):
                     ("consecutive_errors", "next_attempt_at"),
                     "pending_operation",
                     "controller_state",
+                    "recent_decisions",
                 )
             },
         ),
@@ -182,6 +184,26 @@ class ServiceConfigurationAdmin(admin.ModelAdmin):
         if is_pending(obj):
             return format_html("{} {}", text, _badge("reconciling", "#f9a825"))
         return text
+
+    @admin.display(description="recent decisions")
+    def recent_decisions(self, obj: ServiceConfiguration) -> str:
+        """The last 10 decisions (all of them: Scaling decisions in the admin index)."""
+        if obj.pk is None:
+            return "-"
+        rows = [
+            format_html(
+                "<tr><td>{}</td><td>{} &rarr; {}</td><td>{}</td><td>{}</td></tr>",
+                f"{d.decided_at:%Y-%m-%d %H:%M:%S}",
+                "?" if d.observed_replicas is None else d.observed_replicas,
+                d.desired_replicas,
+                d.outcome,
+                "; ".join(d.reasons),
+            )
+            for d in obj.decisions.order_by("-decided_at", "-id")[:10]
+        ]
+        if not rows:
+            return "none yet"
+        return format_html("<table>{}</table>", format_html("".join(["{}"] * len(rows)), *rows))
 
     @admin.display(description="last error")
     def short_error(self, obj: ServiceConfiguration) -> str:

@@ -9,7 +9,8 @@
   drops the connection without an answer (the "lost response" case).
 - ``FakeKubernetes``: ``GET``/``PATCH /apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}
   /{name}/scale`` returning ``autoscaling/v1`` ``Scale`` objects, with ``resourceVersion``
-  optimistic concurrency (409 Conflict on a stale version).
+  optimistic concurrency (409 Conflict on a stale version); ``lose_next_patch`` applies the
+  next patch and drops the connection without an answer.
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ class FakeKubernetes(_Server):
     def __init__(self) -> None:
         super().__init__()
         self.objects: dict[tuple[str, str, str], dict[str, int]] = {}
+        self.lose_next_patch = False
 
     def set_replicas(self, resource: str, n: int) -> None:
         ns, kind, name = self._key(resource)
@@ -255,6 +257,9 @@ class FakeKubernetes(_Server):
                 }
             obj["replicas"] = int(body["spec"]["replicas"])
             obj["rv"] += 1
+            if self.lose_next_patch:
+                self.lose_next_patch = False
+                return None
             return 200, self._scale(ns, kind, name, obj)
         return 405, {"kind": "Status", "code": 405}
 

@@ -12,7 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from experio_platform.scaling.models import ServiceConfiguration, ServiceConfigurationChange
+from experio_platform.scaling.models import (
+    ScalingDecision,
+    ServiceConfiguration,
+    ServiceConfigurationChange,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -142,7 +146,19 @@ def test_admin__edit_records_history_with_reason(client, staff) -> None:
     row = svc("parser")
     client.force_login(staff)
     url = reverse("admin:experio_platform_serviceconfiguration_change", args=[row.pk])
-    form = client.get(url).context["adminform"].form
+    ScalingDecision.objects.create(
+        service=row,
+        decided_at=timezone.now(),
+        backend="log",
+        mode="auto",
+        observed_replicas=0,
+        desired_replicas=1,
+        outcome="applied",
+        reasons=["activation: ready 3 > 0 or in flight"],
+    )
+    page = client.get(url)
+    assert "activation: ready 3" in page.content.decode()
+    form = page.context["adminform"].form
     data = {k: v for k, v in form.initial.items() if v is not None}
     data.update(
         max_replicas=6,

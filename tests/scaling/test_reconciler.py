@@ -269,3 +269,28 @@ def test_run_loop__survives_a_failing_pass_and_stops_on_signal() -> None:
                 stop.event.set()  # as the SIGTERM handler does
 
     assert run_loop(Flaky(), interval=0.01, stop=stop) == 3
+
+
+def test_reconcile__kubernetes_lost_answer_is_not_repeated() -> None:
+    """An absolute patch whose answer is lost: recorded as an error, the next pass re-reads,
+    finds the count already applied and sends nothing more."""
+    clock = Clock()
+    with running(FakeKubernetes()) as fake:
+        fake.set_replicas("deployment/neo4j", 0)
+        row(
+            "neo4j",
+            platform_resource="deployment/neo4j",
+            mode="keep_alive",
+            pinned_replicas=1,
+            max_replicas=1,
+            queues=[],
+        )
+        backend = KubernetesBackend(host=fake.url, namespace="default", timeout=2)
+        rec = Reconciler(backend, None, clock=clock)
+        fake.lose_next_patch = True
+        assert rec.run_pass().rows[0].outcome == "error"
+        assert fake.replicas("deployment/neo4j") == 1  # applied although unanswered
+        clock.now += 120
+        assert rec.run_pass().rows[0].outcome == "steady"
+        assert len([r for r in fake.requests if r["method"] == "PATCH"]) == 1
+        backend.close()
