@@ -45,8 +45,8 @@ class RowResult:
     key: str
     observed: int | None = None
     desired: int | None = None
-    outcome: str = "steady"  # steady, applied, accepted, dry_run, busy, unknown, pending,
-    # error, backoff, fenced
+    outcome: str = "steady"  # steady, hold (metrics problem), applied, accepted, dry_run, busy,
+    # unknown, pending, error, backoff, fenced
     detail: str = ""
 
 
@@ -203,6 +203,7 @@ class Reconciler:
 
         if not decision.acts_on(state.replicas):
             if problem:
+                result.outcome, result.detail = "hold", problem
                 observed_fields.update(last_error=problem, last_error_at=_dt(now))
                 if metrics and metrics.error:
                     self._backoff_fields(row, observed_fields, now)

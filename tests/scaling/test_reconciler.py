@@ -200,6 +200,7 @@ def test_reconcile__metric_error_holds_and_is_recorded() -> None:
     reader = QueueMetricsReader("http://127.0.0.1:9", None, timeout=0.3)
     report = Reconciler(backend, reader).run_pass()
     assert report.rows[0].desired == 2 and backend.calls == []
+    assert report.rows[0].outcome == "hold" and "unreachable" in report.rows[0].detail
     svc = ServiceConfiguration.objects.get(key="parser")
     assert "unreachable" in svc.last_error and svc.next_attempt_at is not None
 
