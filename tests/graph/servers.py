@@ -65,7 +65,10 @@ class PrivateFalkorDB:
     def start(self) -> None:
         args = [
             self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-            "--save", "", "--appendonly", "no", "--loadmodule", self.module,
+            # An RDB save point: a graceful stop (SIGTERM) writes a snapshot that the next
+            # start loads, like a persistent graph scaled to zero and back. Not AOF: FalkorDB
+            # 4.16.3 crashes on any write through its Bolt endpoint when AOF is on.
+            "--save", "3600 1", "--appendonly", "no", "--loadmodule", self.module,
         ]  # fmt: skip
         if self.bolt_port:
             args += ["BOLT_PORT", str(self.bolt_port)]
@@ -74,9 +77,14 @@ class PrivateFalkorDB:
         if self.bolt_port:
             wait_port(self.bolt_port, True)
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = False) -> None:
+        """Kill the server (data since the last snapshot is lost) or, ``graceful``, stop it
+        with SIGTERM (Redis saves a snapshot first)."""
         if self.proc is not None:
-            self.proc.kill()
+            if graceful:
+                self.proc.terminate()
+            else:
+                self.proc.kill()
             self.proc.wait(10)
             self.proc = None
             wait_port(self.port, False)
