@@ -342,7 +342,9 @@ def write_section(text: str, path: Path = ROOT / "docs" / "BENCHMARKS.md") -> No
     current = path.read_text() if path.exists() else "# Benchmarks\n"
     match = re.search(r"^## Health\n.*?(?=^## |\Z)", current, flags=re.S | re.M)
     if match:
-        updated = current[: match.start()] + text + current[match.end() :]
+        rest = current[match.end() :]
+        section = text.rstrip("\n") + ("\n\n" if rest else "\n")
+        updated = current[: match.start()] + section + rest
     else:
         updated = current.rstrip("\n") + "\n\n" + text
     path.write_text(updated)

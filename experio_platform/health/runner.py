@@ -186,6 +186,7 @@ class Runner:
         self._executor: DaemonPool | None = None
         self._pid: int | None = None
         self._secrets: list[str] | None = None
+        self._secrets_at = float("-inf")
 
     # ---- the pool ---------------------------------------------------------------------------
     def _pool(self) -> DaemonPool:
@@ -208,7 +209,12 @@ class Runner:
             self._executor.shutdown()
 
     def secrets(self) -> list[str]:
-        if self._secrets is None:
+        """Secret values to scrub, re-read every 10 s (keys may change in the settings store).
+
+        Called from pool threads only: a check's ``secrets()`` may read the settings store.
+        """
+        if self._secrets is None or time.monotonic() - self._secrets_at > 10.0:
+            self._secrets_at = time.monotonic()
             extra: list[str] = []
             for spec in self.specs:
                 if isinstance(spec.check, HealthCheck):
@@ -221,6 +227,15 @@ class Runner:
 
     # ---- one probe --------------------------------------------------------------------------
     def _run_probe(self, spec: CheckSpec, previous: CheckResult | None) -> CheckResult:
+        try:
+            return self._probe_once(spec, previous)
+        finally:
+            # A check (or the settings store read for its config or secrets) may have opened
+            # an ORM connection bound to this pool thread; close it so the database connection
+            # count stays flat (pool threads never see request_finished).
+            _close_thread_connections()
+
+    def _probe_once(self, spec: CheckSpec, previous: CheckResult | None) -> CheckResult:
         started = time.perf_counter()
         trace: str | None = None
         try:
@@ -232,8 +247,6 @@ class Runner:
         except Exception as exc:  # any failure of a check means "unhealthy", never a 500
             trace = "".join(traceback.format_exception(exc))
             probe = Probe(ok=False, reason=REASON_ERROR, error=f"{type(exc).__name__}: {exc}")
-        finally:
-            _close_thread_connections()
         latency = (time.perf_counter() - started) * 1000
         error = short(sanitize(probe.error, self.secrets())) if probe.error else None
         # The full (sanitised) exception goes to the log when a check starts failing or fails
@@ -394,8 +407,6 @@ async def _bounded(awaitable: Any, timeout: float) -> Any:
 
 
 def _close_thread_connections() -> None:
-    # A check that used the ORM left a connection bound to this pool thread; close it so the
-    # database connection count stays flat (pool threads see no request_finished).
     from django.db import connections
 
     for conn in connections.all(initialized_only=True):
