@@ -272,3 +272,28 @@ def test_graph__reports_under_provider_name(
     code, data, elapsed = get(client)
     assert code == 200 and data["status"] == "degraded", data  # non-critical
     assert data["checks"][provider]["status"] == "unhealthy" and elapsed < 1.6
+
+
+@pytest.mark.skipif(not graph_available(), reason="experio_platform.graph.get_graph not landed")
+def test_dev_profile__healthy(detail, settings, tmp_path, client: Client, private_falkordb):
+    """What `make dev` configures: SQLite, one FalkorDB as Redis and graph, no broker/LLM/MCP."""
+    settings.REDIS_URL = private_falkordb.url
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "dev.sqlite3")}
+    overrides = {
+        "GRAPH_PROVIDER": "falkordb",
+        "FALKOR_URI": f"redis://127.0.0.1:{private_falkordb.port}",
+        "FALKOR_PASSWORD": private_falkordb.password,
+    }
+    detail(
+        [
+            {"name": "postgres", "options": {"database": sqlite}},
+            *("redis", "rabbitmq", "llm", "graph", "mcp"),
+        ],
+        HEALTH_DISABLED_CHECKS=["rabbitmq", "llm", "mcp"],
+        CONFIG_OVERRIDES=overrides,
+        HEALTH_CHECK_TIMEOUT=1.0,
+        HEALTH_DEADLINE=1.5,
+    )
+    code, data, _ = get(client)
+    assert code == 200 and data["status"] == "healthy", data
+    assert set(data["checks"]) == {"postgres", "redis", "falkordb"}
