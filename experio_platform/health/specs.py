@@ -23,9 +23,15 @@ from experio_platform.health.base import CheckSpec, HealthCheck
 from experio_platform.health.checks import BUILTIN_CHECKS
 
 _ITEM_KEYS = {"name", "check", "critical", "timeout", "options"}
+# Operators know the graph check by the provider's name (checks.neo4j.status).
+_GRAPH_NAMES = {"neo4j": "graph", "falkordb": "graph"}
 
 
 def _normalise(item: Any, setting: str) -> dict[str, Any]:
+    if isinstance(item, str) and item in _GRAPH_NAMES:
+        item = _GRAPH_NAMES[item]
+    if isinstance(item, dict) and "check" not in item and item.get("name") in _GRAPH_NAMES:
+        item = {**item, "name": _GRAPH_NAMES[item["name"]]}
     if isinstance(item, str):
         if item in BUILTIN_CHECKS:
             return {"name": item, **BUILTIN_CHECKS[item]}

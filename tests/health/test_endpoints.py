@@ -238,3 +238,21 @@ def test_middleware__outside_atomic_requests(configure, settings, client: Client
         assert client.get("/health/", HTTP_HOST="localhost").status_code == 200
     finally:
         settings.DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+
+def test_specs__graph_by_provider_name_and_overrides() -> None:
+    from django.test.utils import override_settings
+
+    from experio_platform.health.specs import build_specs
+
+    platform = {
+        "HEALTH_CHECKS": [{"name": "falkordb", "critical": True, "timeout": 0.7}, "redis"],
+        "HEALTH_EXTRA_CHECKS": [(H + "slow", {"seconds": 0})],
+    }
+    with override_settings(EXPERIO_PLATFORM=platform):
+        specs = {s.name: s for s in build_specs()}
+    assert set(specs) == {"graph", "redis", "slow"}
+    assert specs["graph"].critical is True and specs["graph"].timeout == 0.7
+    assert specs["slow"].options == {"seconds": 0}
+    with override_settings(EXPERIO_PLATFORM={"HEALTH_DISABLED_CHECKS": ["neo4j", "llm"]}):
+        assert [s.name for s in build_specs()] == ["postgres", "redis", "rabbitmq", "mcp"]
