@@ -129,5 +129,5 @@ def test_asgi__acollect_never_blocks_the_loop(configure) -> None:
 
     status, ticks, elapsed = asyncio.run(main())
     assert status == "unhealthy"
-    assert 0.25 <= elapsed < 0.45
-    assert ticks >= 15  # the loop kept running while the check hung
+    assert 0.25 <= elapsed < 0.5
+    assert ticks >= 10  # the loop kept running while the check hung (~25 ticks expected)
