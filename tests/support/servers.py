@@ -233,5 +233,14 @@ class PrivateRabbitMQ:
             pid = Path(f"{self.dir}/rabbitmq.pid")
             if pid.exists():
                 subprocess.run(["kill", "-9", pid.read_text().strip()], check=False)
+        # The node started its own epmd on our port; it outlives the node unless told to go.
+        subprocess.run(
+            ["epmd", "-port", str(self.epmd_port), "-kill"],
+            env=self._env(),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+        )
         time.sleep(0.2)
         shutil.rmtree(self.dir, ignore_errors=True)
