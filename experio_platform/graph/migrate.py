@@ -1,0 +1,545 @@
+"""Copy a whole graph from one provider to another (``manage.py graph_migrate``).
+
+How (write-side facts measured on FalkorDB 4.16): nodes are read in windows of internal ids
+(an id-range seek, not SKIP/LIMIT) and written with UNWIND batches grouped by label set;
+each write returns the new node's id, so the source-id -> target-id map lives in memory and
+relationships are written with two id seeks, the start id projected through ``WITH`` (inline,
+FalkorDB scans every node per row). Relationships are read per window of their START node
+(expand from an id seek), so each one is read exactly once, parallel edges and self-loops
+included. Indexes on ``uid`` are created before the load, unique constraints after it.
+
+Rules: the source is only read. A non-empty target is refused unless ``into_existing`` (every
+write MERGEs on ``uid``; re-running after an interruption continues idempotently) or
+``clear_target``. Nodes and relationships without a ``uid`` get a deterministic one
+(``m-<source>-<id>``), so a re-run maps them to the same target entity. Values the target cannot
+store are converted (see :func:`convert_value`). Verification compares counts per label and
+per relationship type (``count(r)``) and a random sample property by property (floats with a
+relative tolerance).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from experio_platform.exceptions import ExperioPlatformError
+from experio_platform.graph.base import BaseGraphProvider, IndexSpec, SchemaSpec
+from experio_platform.graph.dialect import label_expr, quote_name, render
+from experio_platform.graph.exceptions import GraphQueryError
+from experio_platform.graph.values import format_datetime
+
+__all__ = [
+    "Inventory",
+    "MigrationError",
+    "MigrationReport",
+    "convert_value",
+    "inventory",
+    "migrate_graph",
+    "verify",
+]
+
+FLOAT_REL_TOL = 1e-5  # FalkorDB's Bolt endpoint keeps 6 significant digits of float params
+
+
+class MigrationError(ExperioPlatformError):
+    """The migration cannot start or was refused (non-empty target, same graph...)."""
+
+
+@dataclass
+class Inventory:
+    nodes: int = 0
+    relationships: int = 0
+    labels: dict[str, int] = field(default_factory=dict)
+    label_sets: dict[str, int] = field(default_factory=dict)
+    types: dict[str, int] = field(default_factory=dict)
+    property_types: dict[str, list[str]] = field(default_factory=dict)
+    max_node_id: int = -1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class MigrationReport:
+    source: str
+    target: str
+    mode: str
+    dry_run: bool = False
+    inventory: Inventory | None = None
+    nodes_written: int = 0
+    relationships_written: int = 0
+    conversions: Counter = field(default_factory=Counter)
+    schema: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    plan: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    @property
+    def rate(self) -> float:
+        total = self.nodes_written + self.relationships_written
+        return total / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "inventory"}
+        data["inventory"] = self.inventory.to_dict() if self.inventory else None
+        data["conversions"] = dict(self.conversions)
+        data["entities_per_second"] = round(self.rate, 1)
+        return data
+
+
+# ---- conversion -------------------------------------------------------------------------------
+
+
+def convert_value(value: Any, counter: Counter | None = None) -> Any:
+    """Return ``value`` in a form every provider stores, counting conversions by kind.
+
+    Rules: datetimes -> fixed-width ISO-8601 UTC strings (naive ones are taken as UTC: the
+    graph stored no zone); dates/times -> ISO strings; durations -> ISO-8601 duration text
+    (Neo4j) or seconds (timedelta); NaN/infinity -> dropped (None); maps and points -> JSON
+    strings; bytes -> base64 text; vectors and tuples -> lists.
+    """
+
+    def bump(kind: str) -> None:
+        if counter is not None:
+            counter[kind] += 1
+
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            bump("nan/inf dropped")
+            return None
+        return value
+    if isinstance(value, list | tuple):
+        return [convert_value(v, counter) for v in value]
+    to_native = getattr(value, "to_native", None)
+    if to_native is not None and not isinstance(value, dt.date | dt.time):
+        try:
+            value = to_native()
+        except Exception:  # neo4j Duration has no native form: use its ISO text
+            bump("duration -> string")
+            return str(value)
+    if isinstance(value, dt.datetime):
+        bump("datetime -> string")
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return format_datetime(value)
+    if isinstance(value, dt.date | dt.time):
+        bump(f"{type(value).__name__} -> string")
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        bump("duration -> seconds")
+        return value.total_seconds()
+    if isinstance(value, bytes | bytearray):
+        bump("bytes -> base64")
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dict):
+        bump("map -> json")
+        return json.dumps(value, default=str, sort_keys=True)
+    if type(value).__name__ == "relativedelta":
+        bump("duration -> string")
+        return str(value)
+    bump(f"{type(value).__name__} -> json")
+    try:
+        return json.dumps(value, default=str)
+    except TypeError:
+        return str(value)
+
+
+def _convert_props(props: dict[str, Any], counter: Counter) -> dict[str, Any]:
+    out = {}
+    for key, value in (props or {}).items():
+        converted = convert_value(value, counter)
+        if converted is not None:
+            out[str(key)] = converted
+    return out
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+
+def _read(graph: BaseGraphProvider, cypher: str, params: dict[str, Any] | None = None) -> list:
+    # Long timeouts: a migration page may take seconds on a big graph.
+    return list(graph.run(cypher, params, read_only=True, timeout=600).records)
+
+
+def inventory(graph: BaseGraphProvider, *, sample: int = 200) -> Inventory:
+    """Count nodes, relationships, labels, label sets, types and property types."""
+    d = graph.dialect
+    inv = Inventory()
+    inv.nodes = _read(graph, render("count_nodes", d))[0]["count"]
+    inv.relationships = _read(graph, render("count_relationships", d))[0]["count"]
+    inv.labels = {r["label"]: r["count"] for r in _read(graph, render("count_by_label", d))}
+    inv.label_sets = {
+        ":".join(sorted(r["labels"])) or "(none)": r["count"]
+        for r in _read(graph, render("count_by_label_set", d))
+    }
+    inv.types = {r["type"]: r["count"] for r in _read(graph, render("count_by_type", d))}
+    rows = _read(graph, f"MATCH (n) RETURN max({d.internal_id('n')}) AS m")
+    inv.max_node_id = -1 if not rows or rows[0]["m"] is None else int(rows[0]["m"])
+    types: dict[str, set[str]] = defaultdict(set)
+    cypher = (
+        f"MATCH (n) WITH n LIMIT $limit RETURN {d.labels('n')} AS labels, properties(n) AS props"
+    )
+    for row in _read(graph, cypher, {"limit": sample}):
+        for label in row["labels"] or ["(none)"]:
+            for key, value in (row["props"] or {}).items():
+                types[f"{label}.{key}"].add(type(value).__name__)
+    inv.property_types = {k: sorted(v) for k, v in sorted(types.items())}
+    return inv
+
+
+def _is_empty(graph: BaseGraphProvider) -> bool:
+    return not _read(graph, "MATCH (n) RETURN 1 AS x LIMIT 1")
+
+
+def _clear(graph: BaseGraphProvider) -> None:
+    delete = getattr(graph, "delete_graph", None)
+    if delete is not None:
+        delete()
+        return
+    while True:  # Neo4j: delete in chunks so one transaction stays small
+        result = graph.run(
+            "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(n) AS c", timeout=600
+        )
+        if not result.value("c"):
+            return
+
+
+# ---- the copy ---------------------------------------------------------------------------------
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the migrate extra is optional: no bar without it
+        return None
+    return tqdm(total=total, unit="entities", unit_scale=True, file=sys.stderr, smoothing=0.1)
+
+
+def migrate_graph(
+    source: BaseGraphProvider,
+    target: BaseGraphProvider,
+    *,
+    into_existing: bool = False,
+    clear_target: bool = False,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    sample: int = 100,
+    progress: bool = False,
+    constraints: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> MigrationReport:
+    """Copy every node and relationship of ``source`` into ``target``; verify; report.
+
+    Raises:
+        MigrationError: refused (non-empty target without a mode, source == target).
+        GraphError: a provider failed (the report so far is lost; re-run with
+            --into-existing to continue idempotently).
+    """
+    say = log or (lambda _msg: None)
+    mode = "into-existing" if into_existing else "clear-target" if clear_target else "fresh"
+    report = MigrationReport(repr(source), repr(target), mode, dry_run)
+    if into_existing and clear_target:
+        raise MigrationError("Choose one of --into-existing and --clear-target.")
+    if source.config == target.config:
+        raise MigrationError(
+            "Source and target are the same graph.", hint="Point them at different graphs."
+        )
+    size = batch_size or source.config.batch_size
+    started = time.perf_counter()
+    inv = inventory(source)
+    report.inventory = inv
+    target_empty = _is_empty(target)
+    report.plan = [
+        f"read {inv.nodes} nodes and {inv.relationships} relationships from {source!r} "
+        f"in id windows of {size}",
+        f"target {target!r} is {'empty' if target_empty else 'NOT empty'}; mode {mode}",
+        f"create uid indexes on {len(inv.labels)} label(s) before the load",
+        f"write nodes grouped by {len(inv.label_sets)} label set(s) "
+        f"({'MERGE on uid' if into_existing else 'CREATE'}), then relationships of "
+        f"{len(inv.types)} type(s) by id seek",
+        "create unique constraints on uid after the load" if constraints else "no constraints",
+        f"verify counts per label and type, and a sample of {sample} nodes",
+    ]
+    if dry_run:
+        report.seconds = time.perf_counter() - started
+        return report
+    if not target_empty and not (into_existing or clear_target):
+        raise MigrationError(
+            f"The target {target!r} is not empty.",
+            hint="Use --into-existing (MERGE on uid) or --clear-target (deletes the target "
+            "graph first; never the source).",
+        )
+    if clear_target and not target_empty:
+        say(f"clearing target {target!r}")
+        _clear(target)
+    verify_exact = target_empty or clear_target
+
+    labels = sorted(inv.labels)
+    actions = _schema(target, [IndexSpec(lbl, "uid") for lbl in labels], report)
+    report.schema += [f"index {a.label}.uid {a.action}" for a in actions]
+
+    bar = _progress(inv.nodes + inv.relationships, progress)
+    id_map: dict[int, Any] = {}
+    try:
+        _copy_nodes(source, target, inv, size, into_existing, id_map, report, bar)
+        _copy_relationships(source, target, inv, size, into_existing, id_map, report, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if constraints:
+        actions = _schema(target, [IndexSpec(lbl, "uid", unique=True) for lbl in labels], report)
+        for a in actions:
+            report.schema.append(f"unique {a.label}.uid {a.action}")
+            if a.action == "failed":
+                report.warnings.append(a.detail)
+    report.seconds = time.perf_counter() - started
+    say(f"copied in {report.seconds:.1f} s ({report.rate:.0f} entities/s); verifying")
+    report.differences = verify(source, target, id_map, exact=verify_exact, sample=sample)
+    return report
+
+
+def _schema(target: BaseGraphProvider, specs: list[IndexSpec], report: MigrationReport) -> list:
+    # A target that rejects the DDL (e.g. FalkorDB's Bolt endpoint, which speaks FalkorDB
+    # Cypher to the Neo4j provider) still gets the data: the schema is a warning, not a stop.
+    try:
+        return target.ensure_schema(SchemaSpec(tuple(specs)))
+    except GraphQueryError as exc:
+        report.warnings.append(f"schema not created on the target: {exc.message}")
+        return []
+
+
+def _uid(source: BaseGraphProvider, kind: str, sid: Any) -> str:
+    return f"m-{source.name}-{kind}{sid}"
+
+
+def _copy_nodes(
+    source: BaseGraphProvider,
+    target: BaseGraphProvider,
+    inv: Inventory,
+    size: int,
+    into_existing: bool,
+    id_map: dict[int, Any],
+    report: MigrationReport,
+    bar: Any,
+) -> None:
+    d = source.dialect
+    i = d.internal_id("n")
+    read = (
+        f"MATCH (n) WHERE {i} >= $lo AND {i} < $hi "
+        f"RETURN {i} AS id, {d.labels('n')} AS labels, properties(n) AS props"
+    )
+    tid = target.dialect.node_id("n")
+    lo = 0
+    while lo <= inv.max_node_id:
+        rows = _read(source, read, {"lo": lo, "hi": lo + size})
+        lo += size
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            props = _convert_props(row["props"], report.conversions)
+            if "uid" not in props:
+                props["uid"] = _uid(source, "n", row["id"])
+            groups[tuple(sorted(row["labels"] or ()))].append(
+                {"sid": row["id"], "uid": props["uid"], "props": props}
+            )
+        for labels, batch in groups.items():
+            if into_existing:
+                cypher = (
+                    f"UNWIND $rows AS row MERGE (n{label_expr(labels)} {{uid: row.uid}}) "
+                    f"SET n += row.props RETURN row.sid AS sid, {tid} AS tid"
+                )
+            else:
+                cypher = (
+                    f"UNWIND $rows AS row CREATE (n{label_expr(labels)}) "
+                    f"SET n = row.props RETURN row.sid AS sid, {tid} AS tid"
+                )
+            result = target.run(cypher, {"rows": batch}, timeout=600, idempotent=into_existing)
+            for rec in result.records:
+                id_map[rec["sid"]] = rec["tid"]
+            report.nodes_written += len(batch)
+            if bar is not None:
+                bar.update(len(batch))
+
+
+def _copy_relationships(
+    source: BaseGraphProvider,
+    target: BaseGraphProvider,
+    inv: Inventory,
+    size: int,
+    into_existing: bool,
+    id_map: dict[int, Any],
+    report: MigrationReport,
+    bar: Any,
+) -> None:
+    d = source.dialect
+    a_id, r_id, b_id = d.internal_id("a"), d.internal_id("r"), d.internal_id("b")
+    read = (
+        f"MATCH (a)-[r]->(b) WHERE {a_id} >= $lo AND {a_id} < $hi "
+        f"RETURN {r_id} AS id, type(r) AS type, {a_id} AS s, {b_id} AS e, "
+        "properties(r) AS props"
+    )
+    ta, tb = target.dialect.node_id("a"), target.dialect.node_id("b")
+    lo = 0
+    while lo <= inv.max_node_id:
+        rows = _read(source, read, {"lo": lo, "hi": lo + size * 2})
+        lo += size * 2
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            s, e = id_map.get(row["s"]), id_map.get(row["e"])
+            if s is None or e is None:
+                report.warnings.append(
+                    f"relationship {row['id']} skipped: an endpoint was not copied "
+                    "(written to the source during the migration?)"
+                )
+                continue
+            props = _convert_props(row["props"], report.conversions)
+            if "uid" not in props:  # so a re-run with --into-existing MERGEs the same one
+                props["uid"] = _uid(source, "r", row["id"])
+            groups[row["type"]].append({"s": s, "e": e, "uid": props.get("uid"), "props": props})
+        for rel_type, batch in groups.items():
+            for start in range(0, len(batch), size):
+                chunk = batch[start : start + size]
+                # The start id is projected through WITH before the second seek: inline,
+                # FalkorDB scans every node per row.
+                head = (
+                    f"UNWIND $rows AS row MATCH (a) WHERE {ta} = row.s WITH a, row "
+                    f"MATCH (b) WHERE {tb} = row.e "
+                )
+                if into_existing:
+                    cypher = head + (
+                        f"MERGE (a)-[r:{quote_name(rel_type)} {{uid: row.uid}}]->(b) "
+                        "SET r += row.props"
+                    )
+                else:
+                    cypher = head + f"CREATE (a)-[r:{quote_name(rel_type)}]->(b) SET r = row.props"
+                target.run(cypher, {"rows": chunk}, timeout=600, idempotent=into_existing)
+                report.relationships_written += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+
+
+# ---- verification -----------------------------------------------------------------------------
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=FLOAT_REL_TOL, abs_tol=1e-9)
+        except (TypeError, ValueError):
+            return False
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+_COUNTS = (("count_by_label", "label", "label"), ("count_by_type", "type", "type"))
+
+
+def verify(
+    source: BaseGraphProvider,
+    target: BaseGraphProvider,
+    id_map: dict[int, Any],
+    *,
+    exact: bool = True,
+    sample: int = 100,
+) -> list[str]:
+    """Return the differences between source and target (empty when they match).
+
+    ``exact``: counts must be equal (the target was empty); otherwise the target may hold
+    more (``--into-existing``) but never less.
+    """
+    diffs: list[str] = []
+
+    def compare(kind: str, src: dict[str, int], dst: dict[str, int]) -> None:
+        for key in sorted(set(src) | set(dst)):
+            a, b = src.get(key, 0), dst.get(key, 0)
+            if (a != b) if exact else (b < a):
+                diffs.append(f"{kind} {key}: source {a}, target {b}")
+
+    for name, kind, col in (
+        ("count_by_label", "label", "label"),
+        ("count_by_type", "type", "type"),
+    ):
+        src = {r[col]: r["count"] for r in _read(source, render(name, source.dialect))}
+        dst = {r[col]: r["count"] for r in _read(target, render(name, target.dialect))}
+        compare(kind, src, dst)
+    if not id_map or sample <= 0:
+        return diffs
+    picked = random.sample(sorted(id_map), min(sample, len(id_map)))
+    si, ti = source.dialect.internal_id("n"), target.dialect.node_id("n")
+    src_rows = _read(
+        source,
+        f"MATCH (n) WHERE {si} IN $ids RETURN {si} AS id, {source.dialect.labels('n')} AS "
+        "labels, properties(n) AS props",
+        {"ids": picked},
+    )
+    dst_rows = _read(
+        target,
+        f"MATCH (n) WHERE {ti} IN $ids RETURN {ti} AS id, {target.dialect.labels('n')} AS "
+        "labels, properties(n) AS props",
+        {"ids": [id_map[i] for i in picked]},
+    )
+    by_target = {row["id"]: row for row in dst_rows}
+    for row in src_rows:
+        other = by_target.get(id_map[row["id"]])
+        if other is None:
+            diffs.append(f"node {row['id']}: missing in the target")
+            continue
+        if sorted(row["labels"]) != sorted(other["labels"]):
+            diffs.append(f"node {row['id']}: labels {row['labels']} != {other['labels']}")
+        expected = _convert_props(row["props"], Counter())
+        got = dict(other["props"])
+        if "uid" not in expected:
+            got.pop("uid", None)
+        for key in sorted(set(expected) | set(got)):
+            if not _close(expected.get(key), got.get(key)):
+                diffs.append(
+                    f"node {row['id']} property {key}: {expected.get(key)!r} != {got.get(key)!r}"
+                )
+    return diffs
+
+
+def describe(report: MigrationReport) -> Iterable[str]:
+    """Human-readable lines of a report (the command prints them)."""
+    inv = report.inventory
+    if inv is not None:
+        yield f"source: {inv.nodes} nodes, {inv.relationships} relationships"
+        for label, count in sorted(inv.labels.items()):
+            yield f"  label {label}: {count}"
+        for label_set, count in sorted(inv.label_sets.items()):
+            yield f"  label set {label_set}: {count}"
+        for rel_type, count in sorted(inv.types.items()):
+            yield f"  type {rel_type}: {count}"
+        for key, kinds in inv.property_types.items():
+            yield f"  property {key}: {', '.join(kinds)}"
+    yield "plan:"
+    for step in report.plan:
+        yield f"  - {step}"
+    if report.dry_run:
+        return
+    yield from (f"schema: {line}" for line in report.schema)
+    for kind, count in sorted(report.conversions.items()):
+        yield f"converted {count} value(s): {kind}"
+    yield from (f"warning: {w}" for w in report.warnings[:50])
+    yield (
+        f"wrote {report.nodes_written} nodes, {report.relationships_written} relationships "
+        f"in {report.seconds:.1f} s ({report.rate:.0f} entities/s)"
+    )
+    yield from (f"DIFFERENCE {d}" for d in report.differences[:200])
