@@ -302,7 +302,12 @@ class Runner:
                 age = now - slot.result_at
                 if use_cache and spec.refresh_interval > 0 and slot.result is not None:
                     if age < spec.refresh_interval:
-                        if age >= spec.refresh_interval / 2 and slot.future is None:
+                        # A healthy result is refreshed after half the interval; a failure
+                        # after one TTL, so a recovered provider is seen as fast as any check.
+                        refresh_after = spec.refresh_interval / 2
+                        if not slot.result.ok:
+                            refresh_after = min(refresh_after, self.cache_ttl or 1.0)
+                        if age >= refresh_after and slot.future is None:
                             self._start(spec, slot, now)  # background: nobody waits
                         entries.append(slot.result)
                         continue

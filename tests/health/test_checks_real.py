@@ -297,3 +297,26 @@ def test_dev_profile__healthy(detail, settings, tmp_path, client: Client, privat
     code, data, _ = get(client)
     assert code == 200 and data["status"] == "healthy", data
     assert set(data["checks"]) == {"postgres", "redis", "falkordb"}
+
+
+def test_llm__failure_refreshed_after_one_ttl(detail, client: Client) -> None:
+    """A failed LLM result is re-probed (in the background) after one TTL, not after half of
+    LLM_REFRESH_INTERVAL, so a recovered provider is back as fast as any other check."""
+    answers = [500]
+
+    def route(method, path, query, headers):  # type: ignore[no-untyped-def]
+        return answers[-1], {}, b"{}"
+
+    with StubServer({"/openai/models": route}) as stub:
+        detail(
+            ["llm"],
+            HEALTH_CACHE_TTL=0.2,
+            LLM_REFRESH_INTERVAL=60.0,
+            **llm_keys(
+                USE_AZURE_OPENAI="true", AZURE_OPENAI_ENDPOINT=stub.url, AZURE_OPENAI_API_KEY="k"
+            ),
+        )
+        assert get(client)[0] == 503
+        answers.append(200)
+        wait_until(lambda: get(client)[0] == 200, timeout=2, what="LLM recovery")
+        assert len(stub.requests) <= 4
