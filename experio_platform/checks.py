@@ -10,6 +10,7 @@ config store, E050-E069/W050-W069 graph, E070-E089/W070-W089 scaling.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
@@ -54,11 +55,28 @@ def _concern_checks() -> list[Callable[..., list[checks.CheckMessage]]]:
     return found
 
 
+def _unless_malformed(
+    func: Callable[..., list[checks.CheckMessage]],
+) -> Callable[..., list[checks.CheckMessage]]:
+    """Skip a concern's check while EXPERIO_PLATFORM itself is malformed: E001 reports that
+    once, instead of every concern's check crashing on the same cause."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+        try:
+            platform_settings.user_settings  # noqa: B018 - raises when not a dict
+        except ConfigurationError:
+            return []
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 def register_all() -> None:
     global _registered
     if _registered:
         return
     checks.register(check_settings_shape, "experio_platform")
     for func in _concern_checks():
-        checks.register(func, "experio_platform")
+        checks.register(_unless_malformed(func), "experio_platform")
     _registered = True
