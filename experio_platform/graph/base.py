@@ -199,6 +199,7 @@ class BaseGraphProvider(ABC):
         read_only: bool = False,
         timeout: float | None = None,
         idempotent: bool = False,
+        canonical: bool = False,
     ) -> QueryResult:
         """Run one Cypher statement.
 
@@ -209,6 +210,8 @@ class BaseGraphProvider(ABC):
                 are retried on retryable errors.
             timeout: seconds for this query (default GRAPH_QUERY_TIMEOUT).
             idempotent: the write may be retried (e.g. a uid-keyed MERGE).
+            canonical: the caller guarantees ``params`` are already canonical (graph_migrate
+                converts every value itself); skips the per-value pass on big batches.
 
         Returns:
             QueryResult with records as dicts and write statistics.
@@ -217,7 +220,7 @@ class BaseGraphProvider(ABC):
             GraphUnavailable, GraphTimeout, GraphTransientError, GraphConstraintError,
             GraphQueryError (incl. GraphValueError), GraphAuthError.
         """
-        clean = canonical_params(params)
+        clean = dict(params or {}) if canonical else canonical_params(params)
         budget = timeout if timeout is not None else self.config.query_timeout
         retryable = read_only or idempotent
         return self._guarded(

@@ -379,23 +379,39 @@ def _header_name(item: Any) -> str:
     return str(item)
 
 
-def _convert(value: Any) -> Any:
-    from falkordb.edge import Edge
-    from falkordb.node import Node
-    from falkordb.path import Path
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_DRIVER_TYPES: tuple[type, type, type] | None = None
 
-    if isinstance(value, Node):
-        return _node(value)
-    if isinstance(value, Edge):
-        return _edge(value)
-    if isinstance(value, Path):
-        return GraphPath(
-            tuple(_node(n) for n in value.nodes()), tuple(_edge(e) for e in value.edges())
-        )
-    if isinstance(value, list):
+
+def _driver_types() -> tuple[type, type, type]:
+    # Imported once, on first use (never at module import: the driver is optional).
+    global _DRIVER_TYPES
+    if _DRIVER_TYPES is None:
+        from falkordb.edge import Edge
+        from falkordb.node import Node
+        from falkordb.path import Path
+
+        _DRIVER_TYPES = (Node, Edge, Path)
+    return _DRIVER_TYPES
+
+
+def _convert(value: Any) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:  # the bulk of every result: return at once
+        return value
+    if kind is list:
         return [_convert(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _convert(v) for k, v in value.items()}
+    node, edge, path = _driver_types()
+    if kind is node:
+        return _node(value)
+    if kind is edge:
+        return _edge(value)
+    if kind is path:
+        return GraphPath(
+            tuple(_node(n) for n in value.nodes()), tuple(_edge(e) for e in value.edges())
+        )
     return value
 
 

@@ -370,7 +370,9 @@ def _copy_nodes(
                     f"UNWIND $rows AS row CREATE (n{label_expr(labels)}) "
                     f"SET n = row.props RETURN row.sid AS sid, {tid} AS tid"
                 )
-            result = target.run(cypher, {"rows": batch}, timeout=600, idempotent=into_existing)
+            result = target.run(
+                cypher, {"rows": batch}, timeout=600, idempotent=into_existing, canonical=True
+            )
             for rec in result.records:
                 id_map[rec["sid"]] = rec["tid"]
             report.nodes_written += len(batch)
@@ -416,11 +418,11 @@ def _copy_relationships(
         for rel_type, batch in groups.items():
             for start in range(0, len(batch), size):
                 chunk = batch[start : start + size]
-                # The start id is projected through WITH before the second seek: inline,
-                # FalkorDB scans every node per row.
+                # Both ids are projected through WITH first: written inline (row.s),
+                # FalkorDB 4.16 plans an All Node Scan per row instead of an id seek.
                 head = (
-                    f"UNWIND $rows AS row MATCH (a) WHERE {ta} = row.s WITH a, row "
-                    f"MATCH (b) WHERE {tb} = row.e "
+                    "UNWIND $rows AS row WITH row, row.s AS s, row.e AS e "
+                    f"MATCH (a) WHERE {ta} = s WITH a, row, e MATCH (b) WHERE {tb} = e "
                 )
                 if into_existing:
                     cypher = head + (
@@ -429,7 +431,9 @@ def _copy_relationships(
                     )
                 else:
                     cypher = head + f"CREATE (a)-[r:{quote_name(rel_type)}]->(b) SET r = row.props"
-                target.run(cypher, {"rows": chunk}, timeout=600, idempotent=into_existing)
+                target.run(
+                    cypher, {"rows": chunk}, timeout=600, idempotent=into_existing, canonical=True
+                )
                 report.relationships_written += len(chunk)
                 if bar is not None:
                     bar.update(len(chunk))
@@ -484,16 +488,17 @@ def verify(
         return diffs
     picked = random.sample(sorted(id_map), min(sample, len(id_map)))
     si, ti = source.dialect.internal_id("n"), target.dialect.node_id("n")
+    # UNWIND + equality is an id seek on FalkorDB; "id(n) IN $ids" scans every node.
     src_rows = _read(
         source,
-        f"MATCH (n) WHERE {si} IN $ids RETURN {si} AS id, {source.dialect.labels('n')} AS "
-        "labels, properties(n) AS props",
+        f"UNWIND $ids AS x MATCH (n) WHERE {si} = x RETURN {si} AS id, "
+        f"{source.dialect.labels('n')} AS labels, properties(n) AS props",
         {"ids": picked},
     )
     dst_rows = _read(
         target,
-        f"MATCH (n) WHERE {ti} IN $ids RETURN {ti} AS id, {target.dialect.labels('n')} AS "
-        "labels, properties(n) AS props",
+        f"UNWIND $ids AS x MATCH (n) WHERE {ti} = x RETURN {ti} AS id, "
+        f"{target.dialect.labels('n')} AS labels, properties(n) AS props",
         {"ids": [id_map[i] for i in picked]},
     )
     by_target = {row["id"]: row for row in dst_rows}

