@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 # Socket read timeout = query timeout + this margin: the server's own per-query timeout should
 # fire first and come back as an error reply rather than a cut connection.
-_READ_MARGIN = 2.0
+_READ_MARGIN = 1.0
 _DIALECT = FalkorDBDialect()
 
 

@@ -114,9 +114,18 @@ def canonical_properties(props: Mapping[str, Any], path: str = "properties") -> 
     return out
 
 
-def _row(value: Mapping[str, Any], path: str, index: int) -> dict[str, Any]:
+_FAST = frozenset({str, int, bool, type(None)})
+
+
+def _row(value: Mapping[str, Any], path: str, index: int) -> Mapping[str, Any]:
     # One UNWIND row: its values may be property maps (``row.props``) one level down. The
     # path of an error is only built when there is one.
+    for v in value.values():
+        kind = type(v)
+        if kind not in _FAST and not (kind is float and v - v == 0.0):
+            break
+    else:
+        return value  # all plain (the bulk case): passed on as is, never mutated
     out: dict[str, Any] = {}
     for k, v in value.items():
         if _plain(v):
