@@ -43,7 +43,7 @@ def check_settings_shape(app_configs: Any = None, **kwargs: Any) -> list[checks.
 
 
 def _concern_checks() -> list[Callable[..., list[checks.CheckMessage]]]:
-    found = []
+    found: list[Callable[..., list[checks.CheckMessage]]] = []
     for concern in _CONCERNS:
         try:
             module = import_module(f"experio_platform.{concern}.system_checks")

@@ -13,6 +13,7 @@ an import failure names the setting that held the path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -170,10 +171,10 @@ def _resolve(value: Any, setting: str) -> Any:
 platform_settings = PlatformSettings()
 
 # Listeners that other modules add (e.g. to drop a cached provider) when settings change.
-_reload_hooks: list = []
+_reload_hooks: list[Callable[[], None]] = []
 
 
-def on_reload(func):  # type: ignore[no-untyped-def]
+def on_reload(func: Callable[[], None]) -> Callable[[], None]:
     """Register ``func()`` to be called whenever ``EXPERIO_PLATFORM`` changes."""
     _reload_hooks.append(func)
     return func

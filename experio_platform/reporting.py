@@ -68,7 +68,7 @@ class SeedReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        seen = Counter(line.action for line in self.lines)
+        seen: Counter[str] = Counter(line.action for line in self.lines)
         return {action: seen.get(action, 0) for action in ACTIONS}
 
     @property
