@@ -147,8 +147,10 @@ class FalkorDBProvider(BaseGraphProvider):
         except Exception as exc:
             raise self._map_error(exc, "query") from exc
         keys = tuple(_header_name(h) for h in raw.header)
+        plain = _PLAIN
         records = tuple(
-            {k: _convert(v) for k, v in zip(keys, row, strict=False)} for row in raw.result_set
+            {k: v if type(v) in plain else _convert(v) for k, v in zip(keys, row, strict=False)}
+            for row in raw.result_set
         )
         stats = WriteStats(
             nodes_created=int(raw.nodes_created),
@@ -401,8 +403,8 @@ def _convert(value: Any) -> Any:
         return value
     if kind is list:
         return [_convert(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _convert(v) for k, v in value.items()}
+    if isinstance(value, dict):  # property maps: mostly plain values, skip the call for them
+        return {k: v if type(v) in _PLAIN else _convert(v) for k, v in value.items()}
     node, edge, path = _driver_types()
     if kind is node:
         return _node(value)

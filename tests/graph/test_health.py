@@ -35,7 +35,7 @@ def test_health__neo4j_driver_over_bolt_ok(bolt: Neo4jProvider) -> None:
     # FalkorDB's Bolt endpoint drops the first fresh connection after any client closed one
     # (seen with 4.16.3: every other new connection's handshake hangs), so the first probe
     # of a new probe driver may time out; the next one must work, and later ones reuse it.
-    first = bolt.health(1.0)
+    first = bolt.health(2.0)
     if not first.ok:
         assert "handshake" in (first.error or ""), first.error
     for _ in range(3):  # the probe driver is kept: repeated probes reuse its connection
@@ -82,3 +82,28 @@ def test_get_graph__no_io_and_name(settings, closed_port: int) -> None:
     assert graph._client is None
     assert get_graph() is graph
     assert not graph.health(0.3).ok
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+def test_run__hung_server_fails_within_its_timeouts(name: str, blackhole: int) -> None:
+    from experio_platform.graph.exceptions import GraphTimeout, GraphUnavailable
+
+    scheme = PROVIDERS[name][1]
+    cls = PROVIDERS[name][0]
+    fast = {**FAST, "connect_timeout": 0.5, "query_timeout": 0.3, "retry_attempts": 1}
+    provider = cls(GraphConfig(name, f"{scheme}://127.0.0.1:{blackhole}", **fast))
+    started = time.monotonic()
+    with pytest.raises((GraphTimeout, GraphUnavailable)):
+        provider.run("RETURN 1", read_only=True)
+    # Neo4j: the handshake deadline (connect timeout); FalkorDB: read timeout = query + 1 s.
+    assert time.monotonic() - started < 1.6
+    provider.close()
+
+
+def test_run__server_side_query_timeout_is_graph_timeout(falkor: FalkorDBProvider) -> None:
+    from experio_platform.graph.exceptions import GraphTimeout
+
+    falkor.run("RETURN 1")
+    with pytest.raises(GraphTimeout) as info:
+        falkor.run("UNWIND range(1, 20000000) AS x RETURN count(x)", read_only=True, timeout=0.05)
+    assert info.value.__cause__ is not None
