@@ -21,7 +21,7 @@ from experio_platform.scaling.models import (
     ServiceConfigurationChange,
 )
 
-_MODE_COLOURS = {
+_MODE_COLOURS: dict[str, str] = {
     Mode.KEEP_ALIVE: "#2e7d32",
     Mode.KEEP_DOWN: "#616161",
     Mode.AUTO: "#1565c0",

@@ -215,7 +215,8 @@ class Reconciler:
             return result
 
         snapshot = metrics.to_dict() if metrics else {}
-        desired = int(decision.replicas)  # acts_on() guarantees not None
+        desired = decision.replicas
+        assert desired is not None  # acts_on() returned True, so a count was decided
         if self.dry_run or row.dry_run:
             observed_fields["last_action"] = f"dry-run: would scale {state.replicas} -> {desired}"
             observed_fields["last_action_at"] = _dt(now)
@@ -246,7 +247,7 @@ class Reconciler:
         try:
             outcome = self.backend.scale(row.platform_resource, state.replicas, desired)
         except BackendBusy as exc:
-            fields = {"pending_operation": None} if self.backend.delta else {}
+            fields: dict[str, Any] = {"pending_operation": None} if self.backend.delta else {}
             fields.update(last_action=f"busy: {exc.message}"[:255], last_action_at=_dt(now))
             self._update(row, {**observed_fields, **fields})
             self._decision(row, state.replicas, desired, "busy", snapshot, decision.reasons)
