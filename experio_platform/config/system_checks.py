@@ -16,8 +16,8 @@ _GENERATE = (
 
 
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """W030/E030: no ENCRYPTION_KEYS (SECRET_KEY fallback; an error when DEBUG is off and
-    SECRET_KEY is not a django-insecure development key); E031: a malformed key."""
+    """W030/E030: no ENCRYPTION_KEYS, so the SECRET_KEY-derived fallback is in use: a warning
+    with DEBUG on, an error with DEBUG off; E031: a malformed key."""
     from django.conf import settings
 
     from experio_platform.config import crypto
@@ -32,11 +32,9 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
             "with a key derived from SECRET_KEY (development fallback); rotating SECRET_KEY "
             "would make them unreadable."
         )
-        # An error in production (DEBUG off). A SECRET_KEY that is itself a development key
-        # ("django-insecure-...", flagged by Django's own security.W009) marks a dev/test site:
-        # the derived key is no weaker than it, so a warning says enough there.
-        insecure = str(settings.SECRET_KEY).startswith("django-insecure")
-        if settings.DEBUG or insecure:
+        # Issue 3: a warning for development (DEBUG on, e.g. `make dev`), an error otherwise,
+        # whatever SECRET_KEY looks like: a production site must carry its own key list.
+        if settings.DEBUG:
             return [checks.Warning(text, hint=_GENERATE, id="experio_platform.W030")]
         return [checks.Error(text, hint=_GENERATE, id="experio_platform.E030")]
     return [
