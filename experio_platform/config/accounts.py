@@ -173,7 +173,7 @@ def ensure_default_accounts(
     user = _find(plan.test_email)
     if user is None:
         if not dry_run:
-            extra = {"email_verified": True} if verified else {}
+            extra: dict[str, Any] = {"email_verified": True} if verified else {}
             manager.create_user(**_identity(plan.test_email), password=plan.test_password, **extra)
         report.add(plan.test_email, "created", "env", None, "user", section=SECTION)
         return report

@@ -126,14 +126,14 @@ class ConfigEntryAdmin(admin.ModelAdmin):
         except crypto.DecryptionError as exc:
             return exc.message
 
-    def get_fields(self, request: HttpRequest, obj: ConfigEntry | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ConfigEntry | None = None) -> tuple[str, ...]:
         key = _key(obj)
         base = ["key", "namespace", "policy", "managed_by", "shown_value", "source"]
         if key is not None and not key.env_managed:
             base.append("new_value")
         if obj is not None and obj.is_secret:
             base.append("current_fingerprint")
-        return [*base, "version", "updated_at", "updated_by"]
+        return (*base, "version", "updated_at", "updated_by")
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: ConfigEntry | None = None

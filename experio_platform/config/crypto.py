@@ -41,7 +41,7 @@ def fallback_key() -> str:
     """Return the development key derived from SECRET_KEY (never used when keys are set)."""
     from django.conf import settings
 
-    digest = hmac.new(_DERIVE_LABEL, settings.SECRET_KEY.encode(), hashlib.sha256).digest()
+    digest = hmac.new(_DERIVE_LABEL, str(settings.SECRET_KEY).encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()
 
 

@@ -17,7 +17,7 @@ driver. On SQLite the locks are no-ops: run one initdb at a time there.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from django.db import (
@@ -78,7 +78,7 @@ def wait_for_database(
 
 
 @contextmanager
-def session_lock(alias: str, lock_id: int):  # type: ignore[no-untyped-def]
+def session_lock(alias: str, lock_id: int) -> Iterator[None]:
     """Hold a session-level Postgres advisory lock (a no-op on other databases)."""
     conn = connections[alias]
     if conn.vendor != "postgresql":

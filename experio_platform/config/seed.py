@@ -125,10 +125,10 @@ def desired_values(
                 var, raw = found
                 desired[key.name] = Desired(key.parse(raw, origin=var), "env", var)
                 continue
-            raw = overrides.get(key.name)
-            if raw not in (None, ""):
+            override = overrides.get(key.name)
+            if override not in (None, ""):
                 origin = f"CONFIG_OVERRIDES[{key.name!r}]"
-                desired[key.name] = Desired(key.parse(raw, origin=origin), "settings", origin)
+                desired[key.name] = Desired(key.parse(override, origin=origin), "settings", origin)
                 continue
             desired[key.name] = Desired(key.default, "default", "default")
         except ConfigValueError as exc:
