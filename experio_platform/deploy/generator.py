@@ -549,8 +549,8 @@ def transform(data: Any, options: Options) -> list[Change]:
         elif own_image:
             service["image"] = image
         else:
-            pos = _merge_pos(service)
-            _insert_own(service, pos if pos is not None else 0, "image", image)
+            merge_pos = _merge_pos(service)
+            _insert_own(service, merge_pos if merge_pos is not None else 0, "image", image)
         changes.append(Change(name, "pinned", old, image))
     anchors = {id(holder): holder for _, service, holder, _, _ in plans if holder is not service}
     for holder in anchors.values():
