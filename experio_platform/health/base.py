@@ -112,7 +112,19 @@ class HealthCheck(ABC):
         """
 
     def configuration_problem(self) -> str | None:
-        """Return why this check cannot run as configured, or None (system checks; no I/O)."""
+        """Return why this check cannot run as configured, or None (system checks).
+
+        Read settings-store keys through ``experio_platform.health.checks.config_value``: the
+        system checks call this inside a bounded, pre-read view of the store, so it does no I/O.
+        """
+        return None
+
+    def component_name(self) -> str | None:
+        """Return the key to report under when it differs from the spec's name, or None.
+
+        Called on the request path (a probe that missed its cutoff is reported under it), so
+        it must not do I/O; the graph check answers with the active provider's name.
+        """
         return None
 
     def secrets(self) -> list[str]:

@@ -8,10 +8,12 @@ Libraries: psycopg/sqlite through Django's backend, redis-py, pika, httpx.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import json
 import math
 import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from experio_platform.health.base import (
@@ -27,11 +29,61 @@ AZURE_DEFAULT_API_VERSION = "2024-10-21"
 GOOGLE_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
 
+# Settings-store values a caller already read (system checks: one bounded read up front). While
+# set, config_value() answers from it and never touches the database.
+_store_view: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "experio_health_store_view", default=None
+)
+
+
 def config_value(key: str) -> Any:
-    """Read a settings-store key (the store may hit the database: only call it in probes)."""
+    """Read a settings-store key (the store may hit the database: only call it in probes).
+
+    Inside :func:`store_view` the value comes from that mapping (or, for a key it lacks, from
+    :func:`offline_value`) without any I/O.
+    """
+    view = _store_view.get()
+    if view is not None:
+        return view[key] if key in view else offline_value(key)
     from experio_platform import config
 
     return config.get(key)
+
+
+def offline_value(key: str) -> Any:
+    """Return ``key`` as the store would without its rows: CONFIG_OVERRIDES, else the default.
+
+    No I/O: for paths that must not wait on the database (system checks, naming a check).
+    """
+    from experio_platform.conf import platform_settings
+
+    try:
+        overrides = platform_settings.CONFIG_OVERRIDES or {}
+    except Exception:  # a broken EXPERIO_PLATFORM is reported by the system checks
+        overrides = {}
+    raw = overrides.get(key) if isinstance(overrides, Mapping) else None
+    try:
+        from experio_platform.config.registry import get_key
+
+        entry = get_key(key)
+    except Exception:  # an unknown key: the override as given
+        return raw
+    if raw in (None, ""):
+        return entry.default
+    try:
+        return entry.parse(raw, origin=f"CONFIG_OVERRIDES[{key!r}]")
+    except Exception:  # an invalid override is the config system checks' to report
+        return raw
+
+
+@contextlib.contextmanager
+def store_view(values: Mapping[str, Any]) -> Iterator[None]:
+    """Make :func:`config_value` answer from ``values`` (no I/O) inside the block."""
+    token = _store_view.set(values)
+    try:
+        yield
+    finally:
+        _store_view.reset(token)
 
 
 def as_bool(value: Any) -> bool:
@@ -347,10 +399,34 @@ class LLM(HealthCheck):
         return Probe(ok=False, reason=REASON_ERROR, error=error)
 
 
+GRAPH_PROVIDER_NAMES = ("neo4j", "falkordb")
+
+
 class Graph(HealthCheck):
-    """A trivial query through the active graph provider; reports under the provider's name."""
+    """A trivial query through the active graph provider; reports under the provider's name.
+
+    The name (``neo4j`` or ``falkordb``, as operators read ``checks.neo4j.status``) is resolved
+    at the start of each probe, in the pool thread, before any connection is attempted; the
+    request path only reads what the last probe resolved (see :meth:`component_name`).
+    """
 
     component_type = "datastore"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._provider_name: str | None = None
+
+    def component_name(self) -> str:
+        """The active provider's name, without I/O.
+
+        The name the latest probe resolved from the settings store; before any probe got that
+        far (a cold process whose first probe hangs on the store or the graph): the
+        ``CONFIG_OVERRIDES`` value, else the store's default.
+        """
+        if self._provider_name:
+            return self._provider_name
+        name = str(offline_value("GRAPH_PROVIDER") or "").strip().lower()
+        return name if name in GRAPH_PROVIDER_NAMES else GRAPH_PROVIDER_NAMES[0]
 
     def secrets(self) -> list[str]:
         try:
@@ -365,7 +441,12 @@ class Graph(HealthCheck):
         # Imported here: the graph package is another concern and may be absent or broken.
         from experio_platform.graph import get_graph
 
+        # Name first: if the connection below hangs, the timeout is still reported under it.
+        name = str(config_value("GRAPH_PROVIDER") or "").strip().lower()
+        if name in GRAPH_PROVIDER_NAMES:
+            self._provider_name = name
         provider = get_graph()
+        self._provider_name = provider.name
         health = provider.health(timeout=timeout)
         return Probe(
             ok=bool(health.ok),

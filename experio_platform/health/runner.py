@@ -259,7 +259,8 @@ class Runner:
         elif previous is not None and not previous.ok:
             logger.info("health check %s recovered", spec.name)
         return CheckResult(
-            name=probe.component or spec.name,
+            # A probe that raised still reports under the check's name for it (the graph's).
+            name=probe.component or _component_name(spec) or spec.name,
             ok=probe.ok,
             critical=spec.critical,
             latency_ms=round(latency, 3),
@@ -335,7 +336,7 @@ class Runner:
                     continue
                 slot = self._slots[spec.name]
                 result = CheckResult(
-                    name=slot.component or spec.name,
+                    name=_component_name(spec) or slot.component or spec.name,
                     ok=False,
                     critical=spec.critical,
                     latency_ms=round((now - slot.started) * 1000, 3),
@@ -405,6 +406,17 @@ def _call(spec: CheckSpec) -> Probe:
     if isinstance(value, Probe):
         return value
     raise TypeError(f"check returned {type(value).__name__}; expected Probe, bool or None")
+
+
+def _component_name(spec: CheckSpec) -> str | None:
+    """The check's own (I/O-free) name for a result it has not delivered, if it has one."""
+    if not isinstance(spec.check, HealthCheck):
+        return None
+    try:
+        return spec.check.component_name()
+    except Exception:  # a broken host override must not break the response
+        logger.debug("component_name() of %s failed", spec.name, exc_info=True)
+        return None
 
 
 async def _bounded(awaitable: Any, timeout: float) -> Any:

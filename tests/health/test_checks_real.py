@@ -9,6 +9,7 @@ here); the MCP check talks to a real server from the official ``mcp`` SDK.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -272,6 +273,49 @@ def test_graph__reports_under_provider_name(
     code, data, elapsed = get(client)
     assert code == 200 and data["status"] == "degraded", data  # non-critical
     assert data["checks"][provider]["status"] == "unhealthy" and elapsed < 1.6
+
+
+@pytest.mark.skipif(not graph_available(), reason="experio_platform.graph.get_graph not landed")
+@pytest.mark.parametrize(
+    ("provider", "uri_key", "scheme"),
+    [("falkordb", "FALKOR_URI", "redis"), ("neo4j", "NEO4J_URI", "bolt")],
+)
+def test_graph__cold_first_probe_hangs_still_reported_under_provider_name(
+    detail, client: Client, provider, uri_key, scheme
+):
+    """A fresh runner whose very first graph probe hangs (accepts, never answers)."""
+    with FaultProxy(("127.0.0.1", free_port())) as proxy:
+        proxy.mode = "hang"
+        overrides = {"GRAPH_PROVIDER": provider, uri_key: f"{scheme}://127.0.0.1:{proxy.port}"}
+        detail(["graph"], CONFIG_OVERRIDES=overrides)
+        code, data, elapsed = get(client)
+    assert code == 200 and data["status"] == "degraded", data
+    assert set(data["checks"]) == {provider}, data
+    assert data["checks"][provider]["reason"] == "timeout" and elapsed < 0.9
+
+
+@pytest.mark.skipif(not graph_available(), reason="experio_platform.graph.get_graph not landed")
+def test_graph__settings_store_hangs_name_from_overrides(detail, client: Client, monkeypatch):
+    """The store read that names the provider hangs (a DB hiccup): the response does not wait
+    for it and still uses the provider's name (from CONFIG_OVERRIDES, read without I/O)."""
+    from experio_platform import config
+
+    stuck = threading.Event()
+    real_get = config.get
+
+    def hung_get(key: str):  # type: ignore[no-untyped-def]
+        if key == "GRAPH_PROVIDER":
+            stuck.wait(5)  # the test's stand-in for a database that accepts and never answers
+        return real_get(key)
+
+    monkeypatch.setattr(config, "get", hung_get)
+    try:
+        detail(["graph"], CONFIG_OVERRIDES={"GRAPH_PROVIDER": "falkordb"})
+        code, data, elapsed = get(client)
+        assert code == 200 and set(data["checks"]) == {"falkordb"}, data
+        assert data["checks"]["falkordb"]["reason"] == "timeout" and elapsed < 0.9
+    finally:
+        stuck.set()
 
 
 @pytest.mark.skipif(not graph_available(), reason="experio_platform.graph.get_graph not landed")
