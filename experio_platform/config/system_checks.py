@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core import checks
@@ -107,6 +108,17 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             except ConfigValueError as exc:
                 found.append(checks.Error(exc.message, hint=exc.hint, id="experio_platform.E033"))
     return found
+
+
+def enforce_encryption_keys(warn: Callable[[str], None]) -> None:
+    """Apply W030/E030/E031 in the commands that write secrets (seed_config, initdb), which run
+    no system checks of their own: pass warnings to ``warn``, raise ConfigurationError on an
+    error, so a production run never encrypts under the SECRET_KEY fallback."""
+    for message in check_encryption_keys():
+        text = f"({message.id}) {message.msg} HINT: {message.hint}"
+        if message.is_serious():
+            raise ConfigurationError(text)
+        warn(f"warning: {text}")
 
 
 CHECKS = [check_encryption_keys, check_registry]

@@ -10,12 +10,16 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from experio_platform import config
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "Zq7-deploy-Horse-91"
 CANARY = "canary-7f3a9-do-not-print"
+# The suite runs with DEBUG off, where seed_config/initdb refuse the SECRET_KEY fallback (E030):
+# every test's EXPERIO_PLATFORM carries a key, as production does.
+TEST_KEY = Fernet.generate_key().decode()
 # Variables that would leak the developer's or CI's environment into seeding decisions.
 SEED_VARS = [
     "GRAPH_PROVIDER",
@@ -45,10 +49,15 @@ def _clean_config(monkeypatch: pytest.MonkeyPatch, settings) -> Iterator[None]:
     for name in SEED_VARS:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(f"{name}_FILE", raising=False)
-    settings.EXPERIO_PLATFORM = {"CONFIG_OVERRIDES": {}}
+    settings.EXPERIO_PLATFORM = platform()
     config.clear_cache()
     yield
     config.clear_cache()
+
+
+def platform(**values: object) -> dict[str, object]:
+    """An EXPERIO_PLATFORM for a test: the test key, no overrides, then ``values``."""
+    return {"ENCRYPTION_KEYS": [TEST_KEY], "CONFIG_OVERRIDES": {}, **values}
 
 
 def _pg_connect(dbname: str = "postgres"):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from experio_platform import config
 from experio_platform.config.models import ConfigChange, ConfigEntry
 from experio_platform.config.registry import validate_http_url
 from experio_platform.config.seed import seed_config
-from tests.config.conftest import CANARY, query
+from tests.config.conftest import CANARY, platform, query
 
 
 @pytest.fixture
@@ -66,7 +66,9 @@ def test_admin__edit_seed_once_value_and_blank_secret_keeps(admin_client_seeded,
     assert response.status_code == 200 and "expected int" in response.content.decode()
     assert config.get("MAX_UPLOAD_MB") == 123
     # A seed-once secret (host key): a blank field keeps the stored value.
-    settings.EXPERIO_PLATFORM = {"CONFIG_EXTRA_KEYS": ["tests.config.test_admin_checks.SECRET"]}
+    settings.EXPERIO_PLATFORM = platform(
+        CONFIG_EXTRA_KEYS=["tests.config.test_admin_checks.SECRET"]
+    )
     config.set("HOST_TOKEN", CANARY, source="admin")
     page = client.get(_change_url("HOST_TOKEN")).content.decode()
     assert CANARY not in page and 'type="password"' in page
@@ -148,7 +150,7 @@ BAD_DEFAULT = [config.ConfigKey("HOST_URL", "host", default="ftp://x", validator
 def test_get__change_from_another_process_seen_within_the_ttl(settings) -> None:
     """Outside a transaction, reads within CONFIG_CACHE_TTL cost no query; a write made over
     another connection (another process) is seen once the TTL has passed."""
-    settings.EXPERIO_PLATFORM = {"CONFIG_CACHE_TTL": 0.5, "CONFIG_OVERRIDES": {}}
+    settings.EXPERIO_PLATFORM = platform(CONFIG_CACHE_TTL=0.5)
     config.set("FALKOR_GRAPH", "before")
     assert config.get("FALKOR_GRAPH") == "before"
     db = connection.settings_dict["NAME"]
@@ -171,7 +173,7 @@ def test_get__change_from_another_process_seen_within_the_ttl(settings) -> None:
 def test_get__flush_drops_the_snapshot(settings) -> None:
     """TransactionTestCase-style flushes (and migrate) empty the tables without a stamp bump;
     the post_migrate signal drops the snapshot so no value leaks into the next test."""
-    settings.EXPERIO_PLATFORM = {"CONFIG_CACHE_TTL": 60, "CONFIG_OVERRIDES": {}}
+    settings.EXPERIO_PLATFORM = platform(CONFIG_CACHE_TTL=60)
     config.set("FALKOR_GRAPH", "leaky")
     assert config.get("FALKOR_GRAPH") == "leaky"
     call_command("flush", interactive=False, verbosity=0)

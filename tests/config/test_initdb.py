@@ -26,7 +26,15 @@ from django.test.utils import CaptureQueriesContext
 
 from experio_platform.config.models import ConfigEntry
 from experio_platform.config.registry import BUILTIN_KEYS
-from tests.config.conftest import ADMIN_PASSWORD, CANARY, ROOT, child_env, manage, query
+from tests.config.conftest import (
+    ADMIN_PASSWORD,
+    CANARY,
+    ROOT,
+    child_env,
+    manage,
+    platform,
+    query,
+)
 
 ADMIN = "admin@experiolabs.ai"
 TESTER = "playwright@thinknimble.com"
@@ -279,12 +287,18 @@ def test_initdb__sqlite_embedded_default(tmp_path: Path) -> None:
     env = child_env(
         DJANGO_SETTINGS_MODULE="devsite.settings",
         SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        DJANGO_DEBUG="1",  # the make-dev profile (without ENCRYPTION_KEYS: W030, not E030)
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
     )
-    for var in ("DB_NAME", "DB_HOST", "DATABASE_URL"):
+    for var in ("DB_NAME", "DB_HOST", "DATABASE_URL", "EXPERIO_ENCRYPTION_KEYS"):
         env.pop(var, None)
+    # DEBUG off without ENCRYPTION_KEYS: E030 refuses before the database is opened.
+    refused = manage(["initdb"], {**env, "DJANGO_DEBUG": "0"})
+    assert refused.returncode == 2 and "experio_platform.E030" in refused.stderr, refused.stderr
+    assert not (tmp_path / "db.sqlite3").exists()
     first = manage(["initdb"], env)
     assert first.returncode == 0, first.stderr[-2000:]
+    assert "warning: (experio_platform.W030)" in first.stderr
     second = manage(["initdb", "--check"], env)
     assert second.returncode == 0, second.stdout[-2000:]
     assert "0 created, 0 updated" in second.stdout.splitlines()[-1]
@@ -303,7 +317,7 @@ def test_initdb__database_unreachable_fails_within_the_wait(fresh_db: str) -> No
 @pytest.mark.django_db
 def test_initdb__malformed_autoscaling_defaults_is_a_config_error(monkeypatch, settings) -> None:
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", ADMIN_PASSWORD)
-    settings.EXPERIO_PLATFORM = {"AUTOSCALING_DEFAULTS": ["not", "a", "dict"]}
+    settings.EXPERIO_PLATFORM = platform(AUTOSCALING_DEFAULTS=["not", "a", "dict"])
     with CaptureQueriesContext(connection) as ctx:
         code, out = initdb()
     assert code == 2 and "AUTOSCALING_DEFAULTS" in out

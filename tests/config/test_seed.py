@@ -17,8 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from experio_platform import config
 from experio_platform.config import ConfigKey
 from experio_platform.config.models import ConfigChange, ConfigEntry, ConfigState
-from experio_platform.config.registry import BUILTIN_KEYS
-from tests.config.conftest import CANARY
+from experio_platform.config.registry import BUILTIN_KEYS, get_registry
+from tests.config.conftest import CANARY, child_env, manage, platform
 
 pytestmark = pytest.mark.django_db
 
@@ -92,12 +92,12 @@ def test_seed_config__operator_edit_of_seed_once_key_is_drift(monkeypatch) -> No
 
 
 def test_seed_config__untouched_key_follows_a_changed_code_default(settings) -> None:
-    settings.EXPERIO_PLATFORM = {"CONFIG_EXTRA_KEYS": ["tests.config.test_seed.HOST_KEYS"]}
+    settings.EXPERIO_PLATFORM = platform(CONFIG_EXTRA_KEYS=["tests.config.test_seed.HOST_KEYS"])
     seed()
     assert config.get("HOST_LIMIT") == 10
-    settings.EXPERIO_PLATFORM = {
-        "CONFIG_EXTRA_KEYS": ["tests.config.test_seed.HOST_KEYS_NEW_DEFAULT"]
-    }
+    settings.EXPERIO_PLATFORM = platform(
+        CONFIG_EXTRA_KEYS=["tests.config.test_seed.HOST_KEYS_NEW_DEFAULT"]
+    )
     _code, out = seed()
     assert "UPDATED" in line(out, "HOST_LIMIT") and "code default changed" in line(
         out, "HOST_LIMIT"
@@ -123,20 +123,64 @@ def test_seed_config__set_wins_over_environment(monkeypatch) -> None:
     assert ConfigEntry.objects.get(key="GRAPH_PROVIDER").source == "cli"
 
 
-def test_seed_config__invalid_values_all_listed_nothing_written(monkeypatch) -> None:
-    monkeypatch.setenv("NEO4J_URI", "http://graph:7474")
-    monkeypatch.setenv("FALKOR_URI", "mysql://x")
-    monkeypatch.setenv("USE_GOOGLE_GENAI", "perhaps")
-    code, out = seed("--set", "GRAPH_PROVIDER=arangodb")
-    assert code == 1
-    for key, var in [
-        ("NEO4J_URI", "NEO4J_URI"),
-        ("FALKOR_URI", "FALKOR_URI"),
-        ("USE_GOOGLE_GENAI", "USE_GOOGLE_GENAI"),
-        ("GRAPH_PROVIDER", "--set GRAPH_PROVIDER"),
-    ]:
-        assert "ERROR" in line(out, key) and f"(from {var})" in line(out, key)
-    assert not ConfigEntry.objects.exists() and not ConfigChange.objects.exists()
+# An invalid value for every key that has a type, choices or a validator: {key: (var, value)}.
+INVALID = {
+    "GRAPH_PROVIDER": ("GRAPH_PROVIDER", "arangodb"),
+    "NEO4J_URI": ("NEO4J_URI", "http://graph:7474"),
+    "FALKOR_URI": ("FALKOR_URI", "mysql://x"),
+    "USE_AZURE_OPENAI": ("USE_AZURE_OPENAI", "maybe"),
+    "AZURE_OPENAI_ENDPOINT": ("AZURE_OPENAI_ENDPOINT", "ftp://x"),
+    "AZURE_OPENAI_API_VERSION": ("AZURE_OPENAI_API_VERSION", "latest"),
+    "USE_GOOGLE_GENAI": ("USE_GOOGLE_GENAI_FILE", "perhaps"),  # through a secret file
+    "GOOGLE_GENAI_BASE_URL": ("GOOGLE_GENAI_BASE_URL", "gopher://x"),
+    "MCP_SERVER_URL": ("MCP_SERVER_URL", "mcp://x"),
+    "LLM_REQUEST_TIMEOUT": ("LLM_REQUEST_TIMEOUT", "-1"),
+    "GRAPH_QUERY_LIMIT": ("GRAPH_QUERY_LIMIT", "1.5"),
+    "MAX_UPLOAD_MB": ("MAX_UPLOAD_MB", "0"),
+    "MAINTENANCE_MODE": ("MAINTENANCE_MODE", "perhaps"),
+}
+
+
+def _invalid_environ(tmp_path: Path) -> dict[str, str]:
+    environ = {}
+    for var, value in INVALID.values():
+        if var.endswith("_FILE"):
+            (tmp_path / var).write_text(value + "\n")
+            value = str(tmp_path / var)
+        environ[var] = value
+    return environ
+
+
+def _assert_every_error_listed(out: str) -> None:
+    """One ERROR line per invalid key, naming the key and the variable, and no other line."""
+    for key, (var, _value) in INVALID.items():
+        assert "ERROR" in line(out, key) and f"{key} (from {var})" in line(out, key), key
+    rows = [r for r in out.splitlines() if r.split() and r.split()[0] in get_registry()]
+    assert len(rows) == len(INVALID) and all("  ERROR  " in r for r in rows), rows
+
+
+def test_seed_config__invalid_values_all_listed_nothing_written(monkeypatch, tmp_path) -> None:
+    for var, value in _invalid_environ(tmp_path).items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.setenv("NEO4J_USER", "valid-user")
+    seed("--only", "NEO4J_USER", "--set", "NEO4J_USER=other")  # one row exists before
+    before = stamp()
+    code, out = seed("--set", "NEO4J_PASSWORD=" + CANARY)
+    assert code == 1 and CANARY not in out
+    _assert_every_error_listed(out)
+    # Nothing written: not the valid keys, not the --set secret, no version bump, no log row.
+    assert stamp() == before and ConfigEntry.objects.count() == 1
+    assert config.get("NEO4J_USER") == "other"
+
+
+@pytest.mark.slow
+def test_seed_config__command_line_lists_every_error_by_variable(fresh_db, tmp_path) -> None:
+    """Through manage.py (system checks of other apps would run there): the same listing."""
+    env = child_env(DB_NAME=fresh_db, **_invalid_environ(tmp_path))
+    result = manage(["seed_config"], env)
+    assert result.returncode == 1, result.stderr[-2000:]
+    _assert_every_error_listed(result.stdout)
+    assert "Invalid values (listed above by key and variable)" in result.stderr
 
 
 def test_seed_config__secret_file_and_empty_variable(monkeypatch, tmp_path: Path) -> None:
@@ -233,7 +277,7 @@ def test_seed_config__noop_query_count_is_constant(settings) -> None:
     """The no-op run reads all rows in one query: N and 2N keys cost the same SQL."""
     counts = []
     for extra in ([], ["tests.config.test_seed.MANY_KEYS"]):
-        settings.EXPERIO_PLATFORM = {"CONFIG_EXTRA_KEYS": extra}
+        settings.EXPERIO_PLATFORM = platform(CONFIG_EXTRA_KEYS=extra)
         seed()
         with CaptureQueriesContext(connection) as ctx:
             code, out = seed()
@@ -247,3 +291,18 @@ def test_seed_config__missing_table_is_a_clear_failure() -> None:
         cur.execute("ALTER TABLE experio_platform_configentry RENAME TO configentry_gone")
     code, out = seed()
     assert code == 1 and "run `manage.py migrate`" in out
+
+
+def test_seed_config__refuses_the_secret_key_fallback_without_debug(settings) -> None:
+    """No ENCRYPTION_KEYS: exit 2 (E030) with DEBUG off, nothing written; a W030 warning on
+    stderr with DEBUG on (make dev), where the run goes ahead."""
+    settings.EXPERIO_PLATFORM = {"CONFIG_OVERRIDES": {}}
+    settings.DEBUG = False
+    code, out = seed()
+    assert code == 2 and "experio_platform.E030" in out
+    assert not ConfigEntry.objects.exists()
+    settings.DEBUG = True
+    err = StringIO()
+    call_command("seed_config", stdout=StringIO(), stderr=err)
+    assert "warning: (experio_platform.W030)" in err.getvalue()
+    assert ConfigEntry.objects.count() == len(BUILTIN_KEYS)

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from experio_platform.config.initdb import DatabaseUnavailable, run_initdb
+from experio_platform.config.system_checks import enforce_encryption_keys
 from experio_platform.exceptions import ConfigurationError
 from experio_platform.reporting import EXIT_FAILED, EXIT_PENDING, EXIT_USAGE
 
@@ -50,6 +51,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         dry_run = opts["dry_run"] or opts["check"]
         try:
+            enforce_encryption_keys(self.stderr.write)
             report = run_initdb(
                 skip_migrate=opts["skip_migrate"],
                 dry_run=dry_run,

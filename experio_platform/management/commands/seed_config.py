@@ -9,6 +9,7 @@ from django.db import DatabaseError
 
 from experio_platform.config.crypto import DecryptionError
 from experio_platform.config.seed import parse_assignments, rotate_keys, seed_config
+from experio_platform.config.system_checks import enforce_encryption_keys
 from experio_platform.exceptions import ConfigurationError
 from experio_platform.reporting import EXIT_FAILED, EXIT_PENDING, EXIT_USAGE
 
@@ -21,6 +22,11 @@ class Command(BaseCommand):
         "1 invalid values (nothing written), 2 usage/configuration error, 3 --check found "
         "pending changes or drift."
     )
+
+    # Other apps' checks (and E033 on the devsite's env-filled CONFIG_OVERRIDES) must not pre-empt
+    # seed_config's own validation, which lists every bad value by key and variable; the one
+    # check that guards what it writes (encryption keys) runs in handle().
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -74,6 +80,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         dry_run = opts["dry_run"] or opts["check"]
         try:
+            enforce_encryption_keys(self.stderr.write)
             if opts["rotate_keys"]:
                 if opts["set_values"] or opts["only"] or opts["namespace"] or opts["prune"]:
                     raise CommandError(
