@@ -1,11 +1,17 @@
 """System checks of the health settings (ids experio_platform.E010-E029 / W010-W029).
 
-Static only: no network I/O. The LLM flags are read through the settings store when it can be
-read, else from ``CONFIG_OVERRIDES`` (e.g. during ``migrate`` before its table exists).
+No unbounded I/O: ``manage.py check``, ``migrate`` and ``runserver`` run these before anything
+else, also when the database is down. The settings-store keys the checks need (the LLM flags
+and keys, MCP_SERVER_URL) are read ONCE, in a daemon thread, for at most
+``STORE_READ_TIMEOUT`` seconds; when the store cannot be read in that time (closed port, a
+server that accepts and never answers, no table yet before ``migrate``) they come from
+``CONFIG_OVERRIDES`` or the keys' defaults instead, and nobody waits for the stuck read.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from django.core import checks
@@ -14,24 +20,79 @@ from experio_platform.conf import SETTINGS_NAME, platform_settings
 from experio_platform.exceptions import ConfigurationError
 from experio_platform.health.base import HealthCheck
 
+logger = logging.getLogger("experio_platform.health")
+
 MIDDLEWARE_PATH = "experio_platform.health.middleware.HealthCheckMiddleware"
 DETAIL_MODES = ("authorized", "always", "never")
+# The settings-store keys the health system checks read (through checks.config_value).
+STORE_KEYS = (
+    "USE_AZURE_OPENAI",
+    "USE_GOOGLE_GENAI",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "GOOGLE_API_KEY",
+    "MCP_SERVER_URL",
+)
+# Seconds the system checks give the settings store; a healthy store answers in milliseconds.
+STORE_READ_TIMEOUT = 1.0
 
 
 def _id(kind: str, number: int) -> str:
     return f"experio_platform.{kind}{number:03d}"
 
 
-def _flag(key: str) -> bool:
-    from experio_platform.health.checks import as_bool
+def read_store(keys: tuple[str, ...], timeout: float) -> dict[str, Any] | None:
+    """Return ``{key: config.get(key)}``, or None if the store is not readable in ``timeout``.
+
+    The read runs in a daemon thread that the caller never joins: a database that accepts and
+    never answers holds that thread (until libpq's own timeout, if any), not ``manage.py``.
+    Inside a transaction (tests, ``atomic``) the read stays on the caller's connection, the
+    only one that sees the transaction's rows.
+    """
+    from django.db import connections
+
+    from experio_platform import config
+
+    def read() -> dict[str, Any]:
+        return {key: config.get(key) for key in keys}
 
     try:
-        from experio_platform import config
+        if any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
+            return read()
+    except Exception:  # the store is not readable (no table yet, no database access)
+        logger.debug("settings store unreadable for the health system checks", exc_info=True)
+        return None
+    box: dict[str, Any] = {}
 
-        value = config.get(key)
-    except Exception:  # store unreadable (no table yet, no DB access): use the fallback
-        value = (platform_settings.CONFIG_OVERRIDES or {}).get(key)
-    return as_bool(value)
+    def run() -> None:
+        try:
+            box["values"] = read()
+        except Exception as exc:  # reported below as "unreadable"
+            box["error"] = exc
+        finally:
+            for conn in connections.all(initialized_only=True):
+                conn.close()
+
+    thread = threading.Thread(target=run, name="experio-health-syscheck-store", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if "values" not in box:
+        logger.debug(
+            "settings store not readable within %.1f s for the health system checks (%s); "
+            "using CONFIG_OVERRIDES and defaults",
+            timeout,
+            box.get("error", "no answer"),
+        )
+        return None
+    return dict(box["values"])
+
+
+def _store_snapshot() -> dict[str, Any]:
+    """The STORE_KEYS values: from the store if readable quickly, else overrides/defaults."""
+    from experio_platform.health.checks import offline_value
+
+    values = read_store(STORE_KEYS, STORE_READ_TIMEOUT)
+    return values if values is not None else {key: offline_value(key) for key in STORE_KEYS}
 
 
 def check_health_numbers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -135,16 +196,25 @@ def check_health_options(app_configs: Any = None, **kwargs: Any) -> list[checks.
 def check_health_checks(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """E014 invalid check list/path; E015 both LLM flags on; W010 both off; W011 unconfigured;
     W012 a check timeout at or above the deadline; W016 more checks than pool workers."""
+    from experio_platform.health.checks import store_view
     from experio_platform.health.specs import build_specs
 
     try:
         specs = build_specs()
     except ConfigurationError as exc:
         return [checks.Error(exc.message, hint=exc.hint, id=_id("E", 14))]
+    with store_view(_store_snapshot()):  # from here on, config_value() does no I/O
+        return _check_specs(specs)
+
+
+def _check_specs(specs: list[Any]) -> list[checks.CheckMessage]:
+    from experio_platform.health.checks import as_bool, config_value
+
     found: list[checks.CheckMessage] = []
     names = {spec.name for spec in specs}
     if "llm" in names and not platform_settings.LLM_PROVIDER:
-        azure, google = _flag("USE_AZURE_OPENAI"), _flag("USE_GOOGLE_GENAI")
+        azure = as_bool(config_value("USE_AZURE_OPENAI"))
+        google = as_bool(config_value("USE_GOOGLE_GENAI"))
         if azure and google:
             found.append(
                 checks.Error(
@@ -170,7 +240,7 @@ def check_health_checks(app_configs: Any = None, **kwargs: Any) -> list[checks.C
                 problem = spec.check.configuration_problem()
             except ConfigurationError as exc:
                 problem = exc.message
-            except Exception:  # e.g. the settings store cannot be read yet: no verdict
+            except Exception:  # e.g. a host check's own lookup failed: no verdict
                 problem = None
         if problem:
             found.append(

@@ -102,3 +102,63 @@ def test_checks__middleware_placement(configure, settings, capsys) -> None:
 def test_checks__short_token(configure, capsys) -> None:
     configure(**QUIET, HEALTH_TOKEN="short")
     assert "experio_platform.W015" in messages(capsys)
+
+
+@pytest.mark.parametrize("database", ["hung", "closed"])
+def test_checks__unreachable_database_neither_hangs_nor_crashes(database: str) -> None:
+    """``manage.py check`` (devsite settings, as an operator runs it) with PostgreSQL behind a
+    port that accepts and never answers, or a closed port: the health system checks give the
+    settings store STORE_READ_TIMEOUT (1 s) and fall back to CONFIG_OVERRIDES/defaults. Before
+    the bounded read, the hung case took 2 x libpq's connect_timeout (20 s with devsite's 5 s)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.net import free_port
+    from tests.support.proxy import FaultProxy
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with FaultProxy(("127.0.0.1", free_port())) as proxy:
+        proxy.mode = "hang"
+        port = proxy.port if database == "hung" else free_port()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "devsite.settings",
+            "DATABASE_URL": "",
+            "DB_NAME": "experio_health_syscheck",
+            "DB_HOST": "127.0.0.1",
+            "DB_PORT": str(port),
+            # A real key: no E030 from the settings store's checks, so the exit code is ours.
+            "EXPERIO_ENCRYPTION_KEYS": "aLhCY7_OwEsEqvJRZV5Dwu2O0zhsJ0WnpsQ1ZoFJ4YI=",
+        }
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        elapsed = time.monotonic() - started
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "Traceback" not in output, output
+    assert "experio_platform.W010" in output  # the flags still came from overrides/defaults
+    assert elapsed < 4.0, elapsed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checks__store_rows_read_outside_a_transaction(configure, capsys) -> None:
+    """No transaction open (as in ``manage.py check``): the bounded read in its own thread
+    still sees the store's rows, which win over CONFIG_OVERRIDES."""
+    from experio_platform import config
+
+    configure(HEALTH_CHECKS=["llm"], CONFIG_OVERRIDES={"USE_AZURE_OPENAI": "false"})
+    config.set("USE_AZURE_OPENAI", True, source="test")
+    config.set("USE_GOOGLE_GENAI", True, source="test")
+    try:
+        assert "experio_platform.E015" in messages(capsys)
+    finally:
+        config.delete("USE_AZURE_OPENAI")
+        config.delete("USE_GOOGLE_GENAI")
