@@ -17,8 +17,9 @@ Rules, in order (each applied rule adds a reason):
   AMQP fallback (it cannot see unacknowledged work). Scale-down waits until nothing is
   unacknowledged (``scale_down_only_when_idle``, default) or at least never goes below the
   number of unacknowledged messages (work replicas hold); it takes the highest
-  recommendation of the rolling ``scale_down_window_seconds`` and waits that long after a
-  scale-up (KEDA#356/#638/#6719 taught why). Steps are limited per pass.
+  recommendation of the rolling ``scale_down_window_seconds`` (except the last step to zero,
+  which the idle time already damps) and waits that long after a scale-up
+  (KEDA#356/#638/#6719 taught why). Steps are limited per pass.
 """
 
 from __future__ import annotations
@@ -225,6 +226,7 @@ def _decide_auto(
 
     # What the metrics allow.
     in_flight = 0  # unacknowledged messages, when the source can see them
+    to_zero_allowed = False
     if not c.has_queues:
         raw = lo
         reasons.append(f"no queues configured: minimum {lo}")
@@ -268,6 +270,10 @@ def _decide_auto(
             if raw == 0 and keep_one:
                 raw = 1
                 reasons.append("not to zero: " + "; ".join(keep_one))
+            elif raw == 0 and lo == 0:
+                # The idle time is the damping of the last step to zero: the rolling window
+                # below would only add its length on top of it again.
+                to_zero_allowed = True
     target = min(max(raw, lo), hi)
     if target != raw:
         reasons.append(f"clamped to [{lo}, {hi}] -> {target}")
@@ -279,6 +285,8 @@ def _decide_auto(
     desired = target
     if target < current:
         peak = max(n for _, n in recs)
+        if to_zero_allowed:
+            peak = target
         if peak > target:
             desired = min(peak, current)
             reasons.append(f"scale-down window {window:.0f}s: highest recommendation {peak}")

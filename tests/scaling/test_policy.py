@@ -191,3 +191,20 @@ def test_decide__never_below_in_flight_work() -> None:
     assert decide(cfg, 4, metrics(ready=0, unacked=3), steady, NOW).replicas == 3
     # The AMQP fallback cannot see that work, so this rule cannot apply (zero is still barred).
     assert decide(cfg, 4, metrics(ready=0, source="amqp"), steady, NOW).replicas == 1
+
+
+def test_decide__to_zero_after_idle_time_not_idle_plus_window() -> None:
+    """The idle time alone damps the last step to zero: the scale-down window (whose
+    recommendations of 1 were made while the worker waited out its idle time) must not add its
+    length on top (it did: 10 min idle + 5 min window kept an idle worker up for 15 min)."""
+    config = PolicyConfig(
+        idle_seconds_before_zero=300, min_warm_seconds=0, scale_down_window_seconds=300
+    )
+    memory = Memory(last_activity_at=NOW, up_since=NOW - 600)
+    t = NOW
+    while t < NOW + 300:  # passes every 30 s while the idle time runs: stays at 1
+        d = decide(config, 1, metrics(), memory, t)
+        assert d.replicas == 1, (t - NOW, d.reasons)
+        memory, t = d.memory, t + 30
+    d = decide(config, 1, metrics(), memory, t)
+    assert d.replicas == 0, d.reasons
