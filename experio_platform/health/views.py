@@ -12,7 +12,6 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -98,8 +97,10 @@ def _is_staff_session(session_key: str) -> bool:
     from django.contrib.auth import get_user
 
     try:
-        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-        user = get_user(SimpleNamespace(session=store))  # verifies the session auth hash
+        # A bare request carrying only the session: the probe thread never sees the real one.
+        probe_request = HttpRequest()
+        probe_request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        user = get_user(probe_request)  # verifies the session auth hash
         return bool(user.is_active and user.is_staff)
     finally:
         from django.db import connections
