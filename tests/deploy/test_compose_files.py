@@ -330,6 +330,47 @@ def test_worker_command__consumes_its_queue_on_real_rabbitmq() -> None:
         output, _ = worker.communicate(timeout=20)
         httpx.delete(url, timeout=5)
     assert consumers >= 1, output[-2000:]
+    # The banner lists the registered tasks: the platform's replay task must be one of them (an
+    # argument-less autodiscover_tasks() missed experio_platform/graph/tasks.py).
+    assert "experio_platform.graph.tasks.replay_graph_outbox" in output, output[-2000:]
+
+
+def test_beat_command__starts_with_the_replay_schedule(tmp_path: Path) -> None:
+    """The compose `beat` service's command starts Celery beat on the devsite app, whose
+    schedule names the graph outbox replay task."""
+    broker = os.environ.get("CELERY_BROKER_URL")
+    if not broker:
+        pytest.skip("needs the shared RabbitMQ (. .run/test/env.sh)")
+    from devsite.celery import BEAT_SCHEDULE
+
+    assert {entry["task"] for entry in BEAT_SCHEDULE.values()} == {
+        "experio_platform.graph.tasks.replay_graph_outbox"
+    }
+    command = list(_load(COMPOSE)["services"]["beat"]["command"])
+    assert command[:4] == ["celery", "-A", "devsite.celery:app", "beat"]
+    command[0] = str(Path(sys.executable).parent / "celery")
+    command[command.index("--schedule") + 1] = str(tmp_path / "celerybeat-schedule")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "devsite.settings",
+        "CELERY_BROKER_URL": broker,
+        "PYTHONPATH": str(ROOT),
+    }
+    beat = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and beat.poll() is None:
+            if list(tmp_path.glob("celerybeat-schedule*")):
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        alive = beat.poll() is None
+    finally:
+        beat.kill()
+        output, _ = beat.communicate(timeout=20)
+    assert alive and "beat: Starting" in output, output[-2000:]
 
 
 # ------------------------------------------------------------------------------- server image
@@ -401,3 +442,105 @@ def test_manage_commands__run_by_images_and_compose_parse() -> None:
         assert name in available, f"manage.py {name} does not exist"
         command = load_command_class(available[name], name)
         command.create_parser("manage.py", name).parse_args(args)  # SystemExit on a bad flag
+
+
+# ------------------------------------------------------------------------------- the stack's env
+
+
+@pytest.fixture(scope="module")
+def env_example_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The compose model after `cp .env.example .env` (what a developer starts)."""
+    project = tmp_path_factory.mktemp("stack")
+    (project / "docker-compose.yaml").write_text(COMPOSE.read_text())
+    (project / ".env").write_text((ROOT / ".env.example").read_text())
+    result = run_compose_config(
+        project / "docker-compose.yaml", "--format", "json", interpolate=True
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _service_env(model: dict[str, Any], service: str, database: str) -> dict[str, str]:
+    """The container's environment as compose resolves it, with the service host names pointed
+    at the shared loopback servers (and this test's own database)."""
+    env = {
+        k: "" if v is None else str(v) for k, v in model["services"][service]["environment"].items()
+    }
+    env.update(
+        PATH=os.environ.get("PATH", ""),
+        HOME=os.environ.get("HOME", "/tmp"),
+        PYTHONPATH=str(ROOT),
+        DB_HOST=os.environ["DB_HOST"],
+        DB_PORT=os.environ["DB_PORT"],
+        DB_USER=os.environ["DB_USER"],
+        DB_PASSWORD=os.environ.get("DB_PASSWORD", ""),
+        DB_NAME=database,
+        REDIS_URL=os.environ["REDIS_URL"],
+        CELERY_BROKER_URL=os.environ["CELERY_BROKER_URL"],
+        RABBITMQ_MANAGEMENT_URL=os.environ["RABBITMQ_MANAGEMENT_URL"],
+    )
+    return env
+
+
+@pytest.fixture
+def stack_database() -> Any:
+    """A fresh PostgreSQL database on the shared server for one stack test, dropped after."""
+    if not os.environ.get("DB_HOST") or not os.environ.get("CELERY_BROKER_URL"):
+        pytest.skip("needs the shared services (. .run/test/env.sh)")
+    import psycopg
+
+    name = f"deploy_stack_{uuid.uuid4().hex[:8]}"
+    dsn = dict(
+        host=os.environ["DB_HOST"],
+        port=os.environ["DB_PORT"],
+        user=os.environ["DB_USER"],
+        password=os.environ.get("DB_PASSWORD", ""),
+        dbname="postgres",
+        autocommit=True,
+    )
+    with psycopg.connect(**dsn) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(**dsn) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_env_example__initdb_and_system_checks_pass_with_debug_off(
+    env_example_model: dict[str, Any], stack_database: str
+) -> None:
+    """With .env.example as .env (DJANGO_DEBUG=false), initdb's compose command migrates and
+    seeds a fresh database, and every Experio service passes Django's system checks (an empty
+    EXPERIO_ENCRYPTION_KEYS is error E030 there, which stops run_scaler and `manage.py check`)."""
+    services = env_example_model["services"]
+    initdb_env = _service_env(env_example_model, "initdb", stack_database)
+    assert initdb_env["DJANGO_DEBUG"] == "false"
+    assert initdb_env["DJANGO_SUPERUSER_PASSWORD"]
+    from cryptography.fernet import Fernet
+
+    Fernet(initdb_env["EXPERIO_ENCRYPTION_KEYS"].split(",")[0])  # a real key, not a placeholder
+    command = services["initdb"]["command"]
+    assert command[:2] == ["python", "manage.py"]
+    done = _manage(initdb_env, *command[2:], "--wait", "10")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "admin@" in done.stdout and "CREATED" in done.stdout
+    server_env = _service_env(env_example_model, "server", stack_database)
+    for name in ("worker", "worker-ingest", "beat", "scale-to-zero"):
+        # The same x-experio-app environment, so checking the server's covers them (each
+        # `manage.py check` costs ~2 s here).
+        assert _service_env(env_example_model, name, stack_database) == server_env, name
+    assert server_env["EXPERIO_ENCRYPTION_KEYS"] == initdb_env["EXPERIO_ENCRYPTION_KEYS"]
+    for name, env in (("initdb", initdb_env), ("server", server_env)):
+        done = _manage(env, "check", "--fail-level", "ERROR")
+        assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
