@@ -191,6 +191,7 @@ def find_duplicate_keys(text: str) -> list[DuplicateKey]:
         if id(node) in seen_nodes:  # aliases share nodes
             continue
         seen_nodes.add(id(node))
+        children: list[tuple[str, Any]] = []
         if isinstance(node, MappingNode):
             first: dict[str, int] = {}
             for key_node, value_node in node.value:
@@ -204,9 +205,13 @@ def find_duplicate_keys(text: str) -> list[DuplicateKey]:
                         )
                     else:
                         first[key_node.value] = line
-                stack.append((child, value_node))
+                children.append((child, value_node))
         elif isinstance(node, SequenceNode):
-            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(node.value))
+            children = [(f"{path}[{i}]", item) for i, item in enumerate(node.value)]
+        # Depth-first in document order: an anchor is always defined before its aliases, so a
+        # duplicate inside an anchored mapping is reported at its definition (x-env.environment),
+        # not at the first service that merges it.
+        stack.extend(reversed(children))
     found.sort(key=lambda d: d.second_line)
     return found
 
