@@ -317,7 +317,8 @@ def _plan(
                 row.source,
                 old,
                 new,
-                f"set in {row.source}; kept (--override-admin writes {_detail(want)})",
+                f"set in {row.source}; kept "
+                f"(--override-admin writes {_detail(want) or 'the default'})",
             )
             return None
     elif force:

@@ -112,7 +112,8 @@ class Command(BaseCommand):
         self.stdout.write(report.render_json() if opts["json"] else report.render_text())
         if report.has_errors:
             raise CommandError(
-                "Invalid values (listed above by key and variable); nothing was written.",
+                "Errors listed above (invalid values by key and variable, undecryptable "
+                "secrets by key); nothing was written.",
                 returncode=EXIT_FAILED,
             )
         if opts["check"] and report.pending:
