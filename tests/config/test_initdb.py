@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -97,6 +98,11 @@ def test_initdb__creates_accounts_and_store_then_is_idempotent(monkeypatch) -> N
     sections = {item["section"] for item in data["items"]}
     assert {"accounts", "config", "autoscaling"} <= sections
     assert initdb("--check")[0] == 0
+    # A changed environment is pending: --check exits 3 and writes nothing.
+    monkeypatch.setenv("NEO4J_URI", "bolt://graph-b:7687")
+    code, out = initdb("--check")
+    assert code == 3 and "bolt://localhost:7687 -> bolt://graph-b:7687" in out
+    assert ConfigEntry.objects.get(key="NEO4J_URI").value == "bolt://localhost:7687"
 
 
 @pytest.mark.django_db
@@ -147,6 +153,7 @@ def test_initdb__four_concurrent_runs_on_a_fresh_database(fresh_db: str) -> None
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
         PLAYWRIGHT_TEST_USER_PASS="pw-test-Lx81",
         NEO4J_PASSWORD=CANARY,
+        EXPERIO_LOG_LEVEL="DEBUG",  # every log line of the package reaches stderr
     )
     procs = [
         subprocess.Popen(
@@ -163,6 +170,8 @@ def test_initdb__four_concurrent_runs_on_a_fresh_database(fresh_db: str) -> None
     for code, out, err in results:
         assert code == 0, err[-2000:]
         assert CANARY not in out and CANARY not in err
+    logged = "".join(err for _, _, err in results)
+    assert "settings store: NEO4J_PASSWORD created by initdb" in logged  # the log was captured
     assert _counts(fresh_db) == (1, 1, len(BUILTIN_KEYS), len(BUILTIN_KEYS))
     # Exactly one runner created the accounts; the others found them.
     created = [re.search(r"^admin@experiolabs\.ai\s+CREATED", out, re.M) for _, out, _ in results]
@@ -180,6 +189,11 @@ def test_initdb__email_username_model(fresh_db: str) -> None:
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
         PLAYWRIGHT_TEST_USER_PASS="pw-test-Lx81",
     )
+    # A missing or a weak admin password: exit 1 before anything, not even a migration.
+    for password in ("", "password123"):
+        refused = manage(["initdb"], {**env, "DJANGO_SUPERUSER_PASSWORD": password})
+        assert refused.returncode == 1, refused.stderr[-2000:]
+        assert ("is not set" if not password else "AUTH_PASSWORD_VALIDATORS") in refused.stdout
     plan = manage(["initdb", "--check", "--json"], env)
     assert plan.returncode == 3, plan.stderr[-2000:]
     items = {(i["section"], i["name"]): i["action"] for i in json.loads(plan.stdout)["items"]}
@@ -312,6 +326,13 @@ def test_initdb__database_unreachable_fails_within_the_wait(fresh_db: str) -> No
     result = manage(["initdb", "--wait", "1.5"], env, timeout=60)
     assert result.returncode == 1
     assert "did not accept a connection within 1.5 s" in result.stderr
+    # Validation comes first and opens no connection: an invalid run fails at once, not after
+    # the wait.
+    env["DJANGO_SUPERUSER_PASSWORD"] = ""
+    started = time.monotonic()
+    result = manage(["initdb", "--wait", "60"], env, timeout=60)
+    assert result.returncode == 1 and "DJANGO_SUPERUSER_PASSWORD is not set" in result.stdout
+    assert "waiting for database" not in result.stderr and time.monotonic() - started < 20
 
 
 @pytest.mark.django_db
