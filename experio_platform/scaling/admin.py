@@ -210,18 +210,12 @@ class ServiceConfigurationAdmin(admin.ModelAdmin):
         return (obj.last_error[:80] + "…") if len(obj.last_error) > 80 else obj.last_error
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        before = ServiceConfiguration.objects.get(pk=obj.pk).snapshot() if change else {}
-        if change and before.get("mode") != Mode.PAUSED and obj.mode == Mode.PAUSED:
-            obj.previous_mode = before.get("mode", "")
-        super().save_model(request, obj, form, change)
-        history.record_change(
-            obj,
-            before,
-            actor=request.user.get_username(),
-            source="admin",
-            reason=form.cleaned_data.get("change_reason", ""),
-            user=request.user,
-        )
+        old_mode = ServiceConfiguration.objects.get(pk=obj.pk).mode if change else ""
+        if change and old_mode != Mode.PAUSED and obj.mode == Mode.PAUSED:
+            obj.previous_mode = old_mode
+        reason = form.cleaned_data.get("change_reason", "")
+        with history.attributed(request.user.get_username(), "admin", reason, request.user):
+            super().save_model(request, obj, form, change)
 
     # ---- actions -----------------------------------------------------------------------------
 

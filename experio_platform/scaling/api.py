@@ -78,7 +78,6 @@ class ServiceConfigurationSerializer(serializers.ModelSerializer):
         user = getattr(request, "user", None)
         with transaction.atomic():
             obj = ServiceConfiguration.objects.select_for_update().get(pk=instance.pk)
-            before = obj.snapshot()
             old_mode = obj.mode
             for name, value in validated.items():
                 setattr(obj, name, value)
@@ -98,9 +97,8 @@ class ServiceConfigurationSerializer(serializers.ModelSerializer):
                 raise serializers.ValidationError(
                     {_FIELD_ALIASES.get(k, k): v for k, v in exc.message_dict.items()}
                 ) from exc
-            obj.save()
-            actor = user.get_username() if user is not None else "api"
-            history.record_change(obj, before, actor=actor, source="api", reason=reason, user=user)
+            with history.attributed(history.actor_of(user, "api"), "api", reason, user):
+                obj.save()
         return obj
 
 

@@ -8,40 +8,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from experio_platform.scaling.models import Mode, ServiceConfiguration, ServiceConfigurationChange
+from experio_platform.scaling.models import Mode, ServiceConfiguration, attributed
+
+# The history itself is written by ServiceConfiguration.save() and its querysets (every path,
+# the ORM included); callers only say who and why with ``attributed()``.
+__all__ = ["attributed", "keep_alive", "keep_down", "pause", "resume", "set_mode", "wake_for"]
 
 
-def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
-    """Return ``{field: [old, new]}`` for the fields whose values differ."""
-    return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
-
-
-def record_change(
-    service: ServiceConfiguration,
-    before: dict[str, Any],
-    *,
-    actor: str,
-    source: str,
-    reason: str = "",
-    user: Any = None,
-) -> ServiceConfigurationChange | None:
-    """Append a history entry for what changed since ``before`` (nothing if nothing did)."""
-    changes = diff(before, service.snapshot())
-    if not changes:
-        return None
-    return ServiceConfigurationChange.objects.create(
-        service=service,
-        service_key=service.key,
-        changed_by=user if getattr(user, "pk", None) else None,
-        actor=actor,
-        source=source,
-        reason=reason,
-        changes=changes,
-    )
-
-
-def _actor(user: Any) -> str:
-    return getattr(user, "get_username", lambda: "")() or "unknown"
+def actor_of(user: Any, default: str = "unknown") -> str:
+    """Return the username of ``user`` for the history (``default`` when anonymous/None)."""
+    return getattr(user, "get_username", lambda: "")() or default
 
 
 @transaction.atomic
@@ -66,7 +42,6 @@ def set_mode(
         django.core.exceptions.ValidationError: the result breaks an invariant.
     """
     service = ServiceConfiguration.objects.select_for_update().get(pk=service.pk)
-    before = service.snapshot()
     if mode == Mode.PAUSED:
         if service.mode != Mode.PAUSED:
             service.previous_mode = service.mode
@@ -81,8 +56,8 @@ def set_mode(
         service.previous_mode = ""
     service.mode = mode
     service.full_clean()
-    service.save()
-    record_change(service, before, actor=_actor(user), source=source, reason=reason, user=user)
+    with attributed(actor_of(user), source, reason, user):
+        service.save()
     return service
 
 

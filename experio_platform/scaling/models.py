@@ -10,11 +10,17 @@ delta operation recorded before it was sent to the platform).
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 __all__ = [
@@ -55,8 +61,120 @@ DESIRED_FIELDS: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class ChangeContext:
+    """Who makes the changes inside ``attributed()`` and why (copied into each history entry)."""
+
+    actor: str
+    source: str
+    reason: str = ""
+    user: Any = None
+
+
+_context: ContextVar[ChangeContext | None] = ContextVar("experio_scaling_change", default=None)
+
+
+@contextmanager
+def attributed(
+    actor: str, source: str, reason: str = "", user: Any = None
+) -> Iterator[ChangeContext]:
+    """Attribute every ServiceConfiguration change made inside the block (admin, API, seed,
+    scaler set this; without it a change is still recorded, as source ``orm``)."""
+    token = _context.set(ChangeContext(actor, source, reason, user))
+    try:
+        yield _context.get()  # type: ignore[misc]  # just set: never None here
+    finally:
+        _context.reset(token)
+
+
+def _unattributed() -> ChangeContext:
+    # A shell or a script wrote through the ORM: the OS user is the best "who" we have.
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry for the uid (some containers)
+        who = "unknown"
+    return ChangeContext(who, "orm", "direct ORM write (no reason given)")
+
+
+def _jsonable(value: Any) -> Any:
+    # One form per instant: an aware datetime in any zone and the database's UTC value must
+    # compare equal, or every save would log a spurious keep_alive_until change.
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).isoformat()
+    return value
+
+
+def _record(pk: Any, key: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    if not changes:
+        return
+    ctx = _context.get() or _unattributed()
+    ServiceConfigurationChange.objects.create(
+        service_id=pk,
+        service_key=key,
+        changed_by=ctx.user if getattr(ctx.user, "pk", None) else None,
+        actor=ctx.actor,
+        source=ctx.source,
+        reason=ctx.reason,
+        changes=changes,
+    )
+
+
+def _rows(qs: models.QuerySet[Any]) -> dict[Any, dict[str, Any]]:
+    """The desired fields of the rows of ``qs`` by pk, as the history stores them."""
+    return {
+        row.pop("pk"): {k: _jsonable(v) for k, v in row.items()}
+        for row in qs.values("pk", "key", *DESIRED_FIELDS)
+    }
+
+
+class ServiceConfigurationQuerySet(models.QuerySet["ServiceConfiguration"]):
+    """Bulk writes that touch desired fields append to the history like ``save()`` does, so an
+    ORM ``update()``/``bulk_update()``/``bulk_create()`` cannot change a mode unrecorded."""
+
+    def update(self, **kwargs: Any) -> int:
+        if not set(kwargs) & set(DESIRED_FIELDS):
+            return super().update(**kwargs)  # observed state only (the reconciler): no history
+        with transaction.atomic(using=self.db):
+            before = _rows(self.select_for_update())
+            count = super().update(**kwargs)
+            after = _rows(self.model._base_manager.using(self.db).filter(pk__in=before))
+            for pk, row in after.items():
+                _record(pk, row.pop("key"), before[pk], row)
+        return count
+
+    def bulk_update(
+        self, objs: Iterable[Any], fields: Iterable[str], batch_size: int | None = None
+    ) -> int:
+        fields = list(fields)
+        objs = list(objs)
+        if not set(fields) & set(DESIRED_FIELDS):
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        pks = [o.pk for o in objs]
+        with transaction.atomic(using=self.db):
+            base = self.model._base_manager.using(self.db)
+            before = _rows(base.select_for_update().filter(pk__in=pks))
+            count = super().bulk_update(objs, fields, batch_size=batch_size)
+            for pk, row in _rows(base.filter(pk__in=pks)).items():
+                _record(pk, row.pop("key"), before[pk], row)
+        return count
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            for obj in created:
+                if obj.pk is not None:  # backends that return no pks cannot link the entry
+                    _record(obj.pk, obj.key, {}, obj.snapshot())
+        return created
+
+
 class ServiceConfiguration(models.Model):
-    """One deployable service and how many replicas it should run."""
+    """One deployable service and how many replicas it should run.
+
+    Every change of a desired field is appended to ``ServiceConfigurationChange`` by ``save()``
+    and by this model's querysets, whichever path made it; wrap writes in ``attributed()`` to
+    say who and why. Only raw SQL bypasses it.
+    """
 
     Mode = Mode
 
@@ -135,6 +253,8 @@ class ServiceConfiguration(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ServiceConfigurationQuerySet.as_manager()
+
     class Meta:
         ordering = ["key"]
         verbose_name = "service configuration"
@@ -172,6 +292,24 @@ class ServiceConfiguration(models.Model):
 
     def __str__(self) -> str:
         return self.display_name or self.key
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, and append what changed in the desired fields to the history (same
+        transaction: a rolled-back save leaves no entry)."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and not set(update_fields) & set(DESIRED_FIELDS):
+            super().save(*args, **kwargs)
+            return
+        using = kwargs.get("using") or "default"
+        with transaction.atomic(using=using):
+            before: dict[str, Any] = {}
+            if not self._state.adding and self.pk is not None:
+                before = _rows(type(self)._base_manager.using(using).filter(pk=self.pk)).get(
+                    self.pk, {}
+                )
+                before.pop("key", None)
+            super().save(*args, **kwargs)
+            _record(self.pk, self.key, before, self.snapshot())
 
     def clean(self) -> None:
         """Repeat the database constraints with messages attached to the field to fix."""
@@ -231,11 +369,7 @@ class ServiceConfiguration(models.Model):
 
     def snapshot(self) -> dict[str, Any]:
         """Return the desired fields as JSON-friendly values (for the change history)."""
-        out: dict[str, Any] = {}
-        for name in DESIRED_FIELDS:
-            value = getattr(self, name)
-            out[name] = value.isoformat() if hasattr(value, "isoformat") else value
-        return out
+        return {name: _jsonable(getattr(self, name)) for name in DESIRED_FIELDS}
 
     @property
     def is_paused(self) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from experio_platform.scaling.backends import (
@@ -29,7 +29,7 @@ from experio_platform.scaling.models import (
     Mode,
     ScalingDecision,
     ServiceConfiguration,
-    ServiceConfigurationChange,
+    attributed,
 )
 from experio_platform.scaling.policy import Memory, PolicyConfig, QueueMetrics, decide
 
@@ -335,23 +335,9 @@ class Reconciler:
         )
 
     def _revert_keep_alive(self, row: ServiceConfiguration) -> None:
-        with transaction.atomic():
-            changed = ServiceConfiguration.objects.filter(
+        # Compare-and-set: an operator's edit since this pass read the row wins. The queryset
+        # records the change in the history (actor "scaler").
+        with attributed("scaler", "scaler", "keep_alive expired"):
+            ServiceConfiguration.objects.filter(
                 pk=row.pk, mode=Mode.KEEP_ALIVE, keep_alive_until=row.keep_alive_until
             ).update(mode=Mode.KEEP_DOWN, keep_alive_until=None)
-            if changed:
-                ServiceConfigurationChange.objects.create(
-                    service=row,
-                    service_key=row.key,
-                    actor="scaler",
-                    source="scaler",
-                    reason="keep_alive expired",
-                    changes={
-                        "mode": [Mode.KEEP_ALIVE.value, Mode.KEEP_DOWN.value],
-                        "keep_alive_until": [_iso(row.keep_alive_until), None],
-                    },
-                )
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None

@@ -10,7 +10,7 @@ from django.db import transaction
 from experio_platform.exceptions import ExperioPlatformError
 from experio_platform.reporting import SeedReport
 from experio_platform.scaling.defaults import SEEDED_FIELDS, effective_defaults
-from experio_platform.scaling.history import record_change
+from experio_platform.scaling.history import attributed
 from experio_platform.scaling.models import ServiceConfiguration
 
 COMMAND = "seed_autoscaling_config"
@@ -98,8 +98,8 @@ def _seed_one(
         row = ServiceConfiguration(key=key, **fields)
         if _invalid(report, key, source, row):
             return
-        row.save()
-        record_change(row, {}, actor="seed", source="seed", reason="seeded default")
+        with attributed("seed", "seed", "seeded default"):
+            row.save()
         brief = {k: fields[k] for k in ("mode", "min_replicas", "max_replicas", "queues")}
         report.add(key, "created", source, None, _describe(brief))
         return
@@ -116,15 +116,14 @@ def _seed_one(
             detail=f"operator edits kept: {', '.join(differing)}; --force resets them",
         )
         return
-    before = row.snapshot()
     for k, v in differing.items():
         setattr(row, k, v)
     if fields.get("mode") != "keep_alive":
         row.keep_alive_until = None
     if _invalid(report, key, source, row):
         return
-    row.save()
-    record_change(row, before, actor="seed", source="seed", reason="--force reset to defaults")
+    with attributed("seed", "seed", "--force reset to defaults"):
+        row.save()
     report.add(key, "updated", source, old, _describe(differing))
 
 

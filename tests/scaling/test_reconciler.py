@@ -178,8 +178,9 @@ def test_reconcile__keep_alive_expiry_reverts_to_keep_down_with_history() -> Non
     svc.refresh_from_db()
     assert svc.mode == "keep_down" and svc.keep_alive_until is None
     assert backend.replicas["jupyterlab"] == 0
-    change = ServiceConfigurationChange.objects.get(service=svc)
-    assert change.actor == "scaler" and change.changes["mode"] == ["keep_alive", "keep_down"]
+    change = ServiceConfigurationChange.objects.get(service=svc, source="scaler")
+    assert change.actor == "scaler" and change.reason == "keep_alive expired"
+    assert change.changes["mode"] == ["keep_alive", "keep_down"]
 
 
 def test_reconcile__dry_run_row_and_paused_row_do_not_call_platform() -> None:
