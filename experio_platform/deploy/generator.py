@@ -734,7 +734,15 @@ def verify(text: str, options: Options) -> list[str]:
         InvalidComposeError: with every problem found in ``problems``.
     """
     notes: list[str] = []
-    problems = [f"output: {d}" for d in find_duplicate_keys(text)]
+    duplicates = find_duplicate_keys(text)
+    if duplicates:
+        # Reported on their own: the plain parser below would stop at the first one with a
+        # message that names neither line, and nothing else can be checked reliably.
+        raise InvalidComposeError(
+            f"the output has {len(duplicates)} duplicate key(s); nothing was written",
+            problems=[f"output: {d}" for d in duplicates],
+        )
+    problems: list[str] = []
     data = _load_plain(text)
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict) or not services:
