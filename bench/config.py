@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DB_NAME"] = DB
     os.environ["DJANGO_SETTINGS_MODULE"] = "devsite.settings"
     os.environ["DJANGO_SUPERUSER_PASSWORD"] = "Bench-pass-4821x"
+    if not os.environ.get("EXPERIO_ENCRYPTION_KEYS"):
+        # DEBUG is off: without a key seed_config/initdb refuse the SECRET_KEY fallback (E030).
+        from cryptography.fernet import Fernet
+
+        os.environ["EXPERIO_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
     with _admin_connection() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB}"')
