@@ -47,6 +47,7 @@ def run_loop(
     interval: float,
     stop: StopFlag,
     on_pass: Callable[[PassReport], None] | None = None,
+    only: list[str] | None = None,
 ) -> int:
     """Run passes until ``stop`` is set; return the number of passes. Never raises."""
     passes = 0
@@ -54,7 +55,7 @@ def run_loop(
         started = time.monotonic()
         try:
             close_old_connections()  # drop connections a database blip left broken
-            report = reconciler.run_pass()
+            report = reconciler.run_pass(only=only)
             if on_pass:
                 on_pass(report)
         except Exception:  # a database outage, a bug: log it, the loop goes on

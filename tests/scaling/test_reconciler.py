@@ -229,6 +229,19 @@ def test_run_scaler_command__once_and_usage_errors(capsys) -> None:
     assert exc.value.returncode == 2
 
 
+def test_run_scaler_command__only_accepts_commas_and_rejects_unknown_keys(capsys) -> None:
+    for key in ("neo4j", "falkordb", "jupyterlab"):
+        row(key, mode="keep_alive", pinned_replicas=1, max_replicas=1, queues=[])
+    call_command(
+        "run_scaler", "--once", "--backend", "log", "--no-lease", "--only", "neo4j,falkordb"
+    )
+    out = capsys.readouterr().out
+    assert "neo4j" in out and "falkordb" in out and "jupyterlab" not in out
+    with pytest.raises(CommandError) as exc:  # a typo must not silently reconcile nothing
+        call_command("run_scaler", "--once", "--backend", "log", "--only", "neo4", "--no-lease")
+    assert exc.value.returncode == 2 and "neo4" in str(exc.value)
+
+
 def test_reconcile__stalled_leader_is_fenced_before_the_platform_call() -> None:
     """The leader stalls past its TTL mid-pass (GC pause, SIGSTOP); another replica takes the
     lease; the stalled one must find out right before its platform call and not act."""

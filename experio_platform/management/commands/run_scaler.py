@@ -36,7 +36,10 @@ class Command(BaseCommand):
             "--backend", choices=BACKENDS, help="Platform backend (default SCALER_BACKEND)."
         )
         parser.add_argument(
-            "--only", action="append", metavar="KEY", help="Reconcile only this service key."
+            "--only",
+            action="append",
+            metavar="KEY",
+            help="Reconcile only this service key (repeatable; commas also accepted).",
         )
         parser.add_argument(
             "--holder", help="Name of this replica in the lease (default hostname:pid)."
@@ -71,6 +74,7 @@ class Command(BaseCommand):
             backend.prepare()
         except (ConfigurationError, BackendError) as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        only = _only_keys(opts["only"])
         holder = opts["holder"] or default_holder()
         lease = None
         if not opts["no_lease"]:
@@ -88,7 +92,7 @@ class Command(BaseCommand):
         )
         try:
             if opts["once"]:
-                report = reconciler.run_pass(only=opts["only"])
+                report = reconciler.run_pass(only=only)
                 self._print(report, opts["json"])
                 if lease is not None:
                     lease.release()
@@ -111,6 +115,7 @@ class Command(BaseCommand):
                 interval=interval,
                 stop=stop,
                 on_pass=lambda r: self._print(r, opts["json"]),
+                only=only,
             )
             self.stdout.write(f"run_scaler {holder}: stopped")
         finally:
@@ -134,3 +139,21 @@ class Command(BaseCommand):
                 line = f"{r.key:<16} {r.outcome.upper():<9} {change}"
                 self.stdout.write(f"{line}  ({r.detail})" if r.detail else line)
         self.stdout.flush()
+
+
+def _only_keys(values: list[str] | None) -> list[str] | None:
+    """Split ``--only`` values on commas; an unknown key is a usage error, not a silent no-op."""
+    if not values:
+        return None
+    from experio_platform.scaling.models import ServiceConfiguration
+
+    keys = [k.strip() for v in values for k in v.split(",") if k.strip()]
+    known = set(ServiceConfiguration.objects.values_list("key", flat=True))
+    unknown = sorted(set(keys) - known)
+    if unknown:
+        raise CommandError(
+            f"Unknown service key(s) for --only: {', '.join(unknown)}. Known keys: "
+            f"{', '.join(sorted(known)) or 'none (run seed_autoscaling_config)'}.",
+            returncode=EXIT_USAGE,
+        )
+    return keys
