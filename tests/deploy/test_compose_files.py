@@ -29,6 +29,13 @@ COMPOSE = ROOT / "docker-compose.yaml"
 WORKFLOW = ROOT / ".github" / "workflows" / "omnistrate-build.yml"
 
 
+def _match(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` (multiline) in ``text``; fails the test when absent."""
+    found = re.search(pattern, text, re.M)
+    assert found is not None, f"{pattern!r} not found"
+    return found.group(1)
+
+
 def _load(path: Path) -> Any:
     return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
 
@@ -73,6 +80,7 @@ def test_compose__json_schema_vendored_and_shared_copy() -> None:
     shared = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
     if shared.is_file():  # CI's clone has ../shared/ beside it; a lone checkout may not
         shared_schema, _ = load_compose_schema(shared)
+        assert shared_schema is not None
         assert schema_problems(data, shared_schema) == []
     # ...and the schema is strict enough to fail.
     data["services"]["server"]["restart_policy"] = "always"
@@ -218,7 +226,7 @@ def test_dockerfiles__built_by_compose_and_named_by_the_rule() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     for name in present:
         text = (ROOT / name).read_text()
-        base = re.search(r"^FROM (\S+)", text, re.M).group(1)
+        base = _match(r"^FROM (\S+)", text)
         assert ":" in base and not base.endswith(":latest"), name
         assert re.search(r"^USER (?!root)\S+", text, re.M), f"{name} must not run as root"
         assert re.search(r"^CMD \[", text, re.M), name
@@ -386,9 +394,7 @@ def _free_port() -> int:
 
 def test_server_cmd_and_healthcheck__work_together(tmp_path: Path) -> None:
     """Dockerfile.server's CMD (gunicorn) serves what the compose healthcheck probes."""
-    cmd = json.loads(
-        re.search(r"^CMD (\[.*\])$", (ROOT / "Dockerfile.server").read_text(), re.M).group(1)
-    )
+    cmd = json.loads(_match(r"^CMD (\[.*\])$", (ROOT / "Dockerfile.server").read_text()))
     port = _free_port()
     cmd[cmd.index("--bind") + 1] = f"127.0.0.1:{port}"
     cmd[cmd.index("--workers") + 1] = "1"
@@ -434,7 +440,7 @@ def test_manage_commands__run_by_images_and_compose_parse() -> None:
         if isinstance(service.get("command"), list)
     ]
     for dockerfile in ROOT.glob("Dockerfile.*"):
-        commands.append(json.loads(re.search(r"^CMD (\[.*\])$", dockerfile.read_text(), re.M)[1]))
+        commands.append(json.loads(_match(r"^CMD (\[.*\])$", dockerfile.read_text())))
     manage = [c[2:] for c in commands if c[:2] == ["python", "manage.py"]]
     assert {c[0] for c in manage} == {"initdb", "run_scaler"}
     available = get_commands()
@@ -490,18 +496,17 @@ def stack_database() -> Any:
     import psycopg
 
     name = f"deploy_stack_{uuid.uuid4().hex[:8]}"
-    dsn = dict(
+    dsn = psycopg.conninfo.make_conninfo(
         host=os.environ["DB_HOST"],
         port=os.environ["DB_PORT"],
         user=os.environ["DB_USER"],
         password=os.environ.get("DB_PASSWORD", ""),
         dbname="postgres",
-        autocommit=True,
     )
-    with psycopg.connect(**dsn) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     yield name
-    with psycopg.connect(**dsn) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
