@@ -300,6 +300,19 @@ def test_workflow__compute_meta_script_runs(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------- celery worker
 
 
+def _start_celery(command: list[str], cwd: Path, broker: str) -> subprocess.Popen[str]:
+    """Start a compose `celery ...` command (path already resolved) on the devsite settings."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "devsite.settings",
+        "CELERY_BROKER_URL": broker,
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
 def test_worker_command__consumes_its_queue_on_real_rabbitmq() -> None:
     """The compose worker command (queue renamed) starts a worker that consumes from RabbitMQ."""
     broker = os.environ.get("CELERY_BROKER_URL")
@@ -311,15 +324,7 @@ def test_worker_command__consumes_its_queue_on_real_rabbitmq() -> None:
     command[command.index("-Q") + 1] = queue
     command[0] = str(Path(sys.executable).parent / "celery")
     command += ["--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "devsite.settings",
-        "CELERY_BROKER_URL": broker,
-        "PYTHONPATH": str(ROOT),
-    }
-    worker = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    worker = _start_celery(command, ROOT, broker)
     url = f"{management.rstrip('/')}/api/queues/%2F/{queue}"
     consumers = 0
     try:
@@ -358,15 +363,7 @@ def test_beat_command__starts_with_the_replay_schedule(tmp_path: Path) -> None:
     assert command[:4] == ["celery", "-A", "devsite.celery:app", "beat"]
     command[0] = str(Path(sys.executable).parent / "celery")
     command[command.index("--schedule") + 1] = str(tmp_path / "celerybeat-schedule")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "devsite.settings",
-        "CELERY_BROKER_URL": broker,
-        "PYTHONPATH": str(ROOT),
-    }
-    beat = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    beat = _start_celery(command, tmp_path, broker)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and beat.poll() is None:
