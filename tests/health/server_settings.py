@@ -1,7 +1,8 @@
 """Settings of the gunicorn/uvicorn processes that test_servers.py starts.
 
 The devsite's settings plus, from the environment: a host check that hangs far beyond its
-timeout, Redis behind a hung proxy and RabbitMQ on a closed port; SSL redirect on.
+timeout, Redis and PostgreSQL behind a proxy that accepts and never answers, RabbitMQ on a closed
+port; SSL redirect on.
 """
 
 import os
@@ -19,6 +20,20 @@ EXPERIO_PLATFORM = {
         "redis",
         "rabbitmq",
         {"name": "stuck", "check": "tests.health.helpers.hang", "critical": True},
+        # PostgreSQL behind the hung proxy: libpq's connect_timeout (2 s) outlasts the check's.
+        {
+            "name": "pg_hung",
+            "check": "experio_platform.health.checks.Postgres",
+            "options": {
+                "database": {
+                    "ENGINE": "django.db.backends.postgresql",
+                    "NAME": "experio_health",
+                    "USER": "postgres",
+                    "HOST": "127.0.0.1",
+                    "PORT": os.environ["TEST_HUNG_PG_PORT"],
+                }
+            },
+        },
     ],
     "HEALTH_CHECK_TIMEOUT": 0.5,
     "HEALTH_DEADLINE": 0.8,

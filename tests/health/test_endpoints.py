@@ -234,8 +234,11 @@ def test_middleware__outside_atomic_requests(configure, settings, client: Client
         configure(**only_checks(H + "ok"))
         assert client.get("/health/").status_code == 200
         settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "health" not in m]
-        # Routed through the URLconf instead: the view is non-atomic and csrf-exempt.
-        assert client.get("/health/", HTTP_HOST="localhost").status_code == 200
+        # Routed through the URLconf instead: the view is non-atomic and csrf-exempt. A new
+        # Client: the old one's handler built its middleware chain on its first request.
+        routed = Client(enforce_csrf_checks=True)
+        assert routed.get("/health/", HTTP_HOST="localhost").status_code == 200
+        assert routed.post("/health/", HTTP_HOST="localhost").status_code == 405  # not 403
     finally:
         settings.DATABASES["default"]["ATOMIC_REQUESTS"] = False
 

@@ -1,9 +1,9 @@
 """/health/ under real servers: gunicorn sync workers (WSGI) and uvicorn (ASGI).
 
-Each answers within the deadline although one check hangs for 30 s, Redis sits behind a proxy
-that accepts and never answers, and RabbitMQ's port is closed; later polls do not wait for the
-still-hung probe either. The pod IP as Host and SECURE_SSL_REDIRECT do not affect the health
-paths (they do affect the rest of the site).
+Each answers within the deadline although one check hangs for 30 s, Redis and PostgreSQL sit
+behind a proxy that accepts and never answers, and RabbitMQ's port is closed; later polls do
+not wait for the still-hung probe either. The pod IP as Host and SECURE_SSL_REDIRECT do not
+affect the health paths (they do affect the rest of the site).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.net import free_port, wait_port
+from tests.support.net import free_port, wait_port, wait_until
 from tests.support.proxy import FaultProxy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -39,6 +39,7 @@ def _serve(argv: list[str], port: int, tmp: str, hung: FaultProxy) -> subprocess
         "DJANGO_SETTINGS_MODULE": "tests.health.server_settings",
         "SQLITE_PATH": f"{tmp}/db.sqlite3",
         "TEST_HUNG_REDIS_URL": f"redis://127.0.0.1:{hung.port}/0",
+        "TEST_HUNG_PG_PORT": str(hung.port),
         "TEST_CLOSED_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}//",
     }
     proc = subprocess.Popen(
@@ -46,10 +47,21 @@ def _serve(argv: list[str], port: int, tmp: str, hung: FaultProxy) -> subprocess
     )
     try:
         wait_port(port, timeout=30)
+        # gunicorn's master listens before its worker has loaded Django: wait until a request
+        # is really served, so the timed polls below measure /health/, not the worker's boot.
+        wait_until(lambda: _serves(port), timeout=30, what="the first response")
     except TimeoutError:
         proc.kill()
         raise AssertionError(proc.stderr.read().decode() if proc.stderr else "no output") from None
     return proc
+
+
+def _serves(port: int) -> bool:
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/health/simple/", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
 
 
 @pytest.fixture(scope="module", params=["gunicorn-sync", "uvicorn"])
@@ -85,7 +97,8 @@ def test_server__answers_503_within_deadline_with_hung_checks(server: str) -> No
             checks = response.json()["checks"]
             assert checks["stuck"]["reason"] == "timeout"
             assert checks["redis"]["status"] == "unhealthy"
-            assert checks["rabbitmq"]["status"] == "unhealthy"
+            assert checks["pg_hung"]["reason"] == "timeout"  # a real driver, still connecting
+            assert checks["rabbitmq"]["reason"] == "error"  # closed port: refused at once
             assert checks["postgres"]["status"] == "healthy"  # SQLite
         assert max(timings) <= DEADLINE + 0.1, timings
         assert timings[0] >= 0.45  # the first poll waited for the check timeout (0.5 s) ...
