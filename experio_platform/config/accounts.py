@@ -161,13 +161,7 @@ def ensure_default_accounts(
 
     # ---- test user
     if plan.test_password is None:
-        report.add(
-            plan.test_email,
-            "skipped",
-            "env",
-            detail=f"{TEST_USER_PASSWORD_VAR} is not set",
-            section=SECTION,
-        )
+        _skip_test_user(report, plan)
         return report
     verified = _has_field("email_verified")
     user = _find(plan.test_email)
@@ -198,4 +192,25 @@ def ensure_default_accounts(
         )
     else:
         report.add(plan.test_email, "unchanged", "env", section=SECTION)
+    return report
+
+
+def _skip_test_user(report: SeedReport, plan: AccountPlan) -> None:
+    report.add(
+        plan.test_email,
+        "skipped",
+        "env",
+        detail=f"{TEST_USER_PASSWORD_VAR} is not set",
+        section=SECTION,
+    )
+
+
+def plan_fresh_accounts(plan: AccountPlan) -> SeedReport:
+    """Return the dry-run lines for a database without tables: every account is created."""
+    report = SeedReport("initdb", dry_run=True)
+    report.add(plan.admin_email, "created", "env", None, "superuser", section=SECTION)
+    if plan.test_password is None:
+        _skip_test_user(report, plan)
+    else:
+        report.add(plan.test_email, "created", "env", None, "user", section=SECTION)
     return report

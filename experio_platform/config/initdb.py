@@ -29,7 +29,12 @@ from django.db import (
 )
 
 from experio_platform.config import seed
-from experio_platform.config.accounts import AccountPlan, ensure_default_accounts, plan_accounts
+from experio_platform.config.accounts import (
+    AccountPlan,
+    ensure_default_accounts,
+    plan_accounts,
+    plan_fresh_accounts,
+)
 from experio_platform.exceptions import ExperioPlatformError
 from experio_platform.reporting import SeedReport
 
@@ -158,21 +163,10 @@ def _plan_fresh_database(
     report: SeedReport, plan: AccountPlan, environ: Mapping[str, str] | None
 ) -> None:
     """Dry run on an unmigrated database: every account, key and service would be created."""
-    from experio_platform.config.accounts import TEST_USER_PASSWORD_VAR
     from experio_platform.config.registry import get_registry
     from experio_platform.config.store import display
 
-    report.add(plan.admin_email, "created", "env", None, "superuser", section="accounts")
-    if plan.test_password is None:
-        report.add(
-            plan.test_email,
-            "skipped",
-            "env",
-            detail=f"{TEST_USER_PASSWORD_VAR} is not set",
-            section="accounts",
-        )
-    else:
-        report.add(plan.test_email, "created", "env", None, "user", section="accounts")
+    report.extend(plan_fresh_accounts(plan))
     registry = get_registry()
     desired, _errors = seed.desired_values(registry.values(), environ=environ)
     for name, want in desired.items():

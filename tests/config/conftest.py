@@ -13,6 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from experio_platform import config
+from experio_platform.config.registry import BUILTIN_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "Zq7-deploy-Horse-91"
@@ -20,24 +21,10 @@ CANARY = "canary-7f3a9-do-not-print"
 # The suite runs with DEBUG off, where seed_config/initdb refuse the SECRET_KEY fallback (E030):
 # every test's EXPERIO_PLATFORM carries a key, as production does.
 TEST_KEY = Fernet.generate_key().decode()
-# Variables that would leak the developer's or CI's environment into seeding decisions.
+# Variables that would leak the developer's or CI's environment into seeding decisions: every
+# registry variable, and the accounts' passwords.
 SEED_VARS = [
-    "GRAPH_PROVIDER",
-    "NEO4J_URI",
-    "NEO4J_USER",
-    "NEO4J_PASSWORD",
-    "NEO4J_DATABASE",
-    "FALKOR_URI",
-    "FALKOR_PASSWORD",
-    "FALKOR_GRAPH",
-    "USE_AZURE_OPENAI",
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_API_VERSION",
-    "USE_GOOGLE_GENAI",
-    "GOOGLE_API_KEY",
-    "GOOGLE_GENAI_BASE_URL",
-    "MCP_SERVER_URL",
+    *(var for key in BUILTIN_KEYS for var in key.variables),
     "DJANGO_SUPERUSER_PASSWORD",
     "PLAYWRIGHT_TEST_USER_PASS",
 ]

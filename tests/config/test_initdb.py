@@ -343,3 +343,21 @@ def test_initdb__malformed_autoscaling_defaults_is_a_config_error(monkeypatch, s
         code, out = initdb()
     assert code == 2 and "AUTOSCALING_DEFAULTS" in out
     assert ctx.captured_queries == [] and not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
+def test_initdb__an_error_line_rolls_back_the_whole_step(monkeypatch, settings) -> None:
+    """A secret stored under a lost key is an error line of the seed: the admin created earlier
+    in the same transaction is rolled back, nothing is half-written, exit 1."""
+    from cryptography.fernet import Fernet
+
+    from experio_platform import config
+
+    settings.EXPERIO_PLATFORM = platform(ENCRYPTION_KEYS=[Fernet.generate_key().decode()])
+    config.set("GOOGLE_API_KEY", CANARY)
+    settings.EXPERIO_PLATFORM = platform()  # another key: the row cannot be decrypted
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", ADMIN_PASSWORD)
+    code, out = initdb()
+    assert code == 1 and "settings-store key GOOGLE_API_KEY cannot be decrypted" in out
+    assert CANARY not in out
+    assert not get_user_model().objects.exists() and ConfigEntry.objects.count() == 1
