@@ -206,26 +206,36 @@ def _db_version(conn: Any) -> str | None:
     return conn.vendor
 
 
-class Redis(HealthCheck):
-    """PING on a fresh connection to ``url`` (default: the host's ``settings.REDIS_URL``)."""
+class _URLCheck(HealthCheck):
+    """A check of a service named by one URL: the ``url`` option, else a Django setting."""
 
-    component_type = "datastore"
+    url_setting = ""  # the host's settings name that holds the default URL
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         super().__init__(url=url, **options)
         self.url = url
 
     def _url(self) -> str | None:
-        return self.url or _django_setting("REDIS_URL")
+        return self.url or _django_setting(self.url_setting)
 
     def configuration_problem(self) -> str | None:
-        return None if self._url() else "no Redis URL (set REDIS_URL or the check's url option)"
+        if self._url():
+            return None
+        return f"no URL (set {self.url_setting} or the check's url option)"
 
     def secrets(self) -> list[str]:
-        from urllib.parse import urlsplit
+        from urllib.parse import unquote, urlsplit
 
         url = self._url()
-        return [urlsplit(url).password or ""] if url else []
+        password = (urlsplit(url).password or "") if url else ""
+        return [password, unquote(password)]  # as written in the URL and as sent
+
+
+class Redis(_URLCheck):
+    """PING on a fresh connection to ``url`` (default: the host's ``settings.REDIS_URL``)."""
+
+    component_type = "datastore"
+    url_setting = "REDIS_URL"
 
     def probe(self, timeout: float) -> Probe:
         import redis
@@ -253,31 +263,17 @@ class Redis(HealthCheck):
             client.close()
 
 
-class RabbitMQ(HealthCheck):
+class RabbitMQ(_URLCheck):
     """AMQP connection and channel open with pika (default URL: ``settings.CELERY_BROKER_URL``)."""
 
     component_type = "component"
-
-    def __init__(self, url: str | None = None, **options: Any) -> None:
-        super().__init__(url=url, **options)
-        self.url = url
-
-    def _url(self) -> str | None:
-        return self.url or _django_setting("CELERY_BROKER_URL")
+    url_setting = "CELERY_BROKER_URL"
 
     def configuration_problem(self) -> str | None:
         url = self._url()
-        if not url:
-            return "no broker URL (set CELERY_BROKER_URL or the check's url option)"
-        if not url.startswith(("amqp://", "amqps://")):
+        if url and not url.startswith(("amqp://", "amqps://")):
             return "the broker URL is not an amqp:// or amqps:// URL"
-        return None
-
-    def secrets(self) -> list[str]:
-        from urllib.parse import unquote, urlsplit
-
-        url = self._url()
-        return [unquote(urlsplit(url).password or "")] if url else []
+        return super().configuration_problem()
 
     def probe(self, timeout: float) -> Probe:
         import pika

@@ -113,38 +113,36 @@ def _detail_mode() -> str:
     return str(platform_settings.HEALTH_DETAIL or "authorized")
 
 
-def detail_allowed(request: HttpRequest) -> bool:
-    """May this caller see error text, reasons and versions?"""
-    mode = _detail_mode()
-    if mode == "always":
-        return True
-    if mode == "never":
-        return False
-    if _bearer_ok(request):
-        return True
-    key = _session_key(request)
-    if not key:
-        return False
-    try:
-        return bool(
-            get_runner().submit(lambda: _is_staff_session(key)).result(_SESSION_LOOKUP_TIMEOUT)
-        )
-    except Exception:  # a slow or broken session store means "not staff"
-        return False
-
-
-async def adetail_allowed(request: HttpRequest) -> bool:
+def _detail_decision(request: HttpRequest) -> bool | str:
+    """True/False when settled without I/O; else the session key that must be looked up."""
     mode = _detail_mode()
     if mode in ("always", "never"):
         return mode == "always"
     if _bearer_ok(request):
         return True
-    key = _session_key(request)
-    if not key:
-        return False
+    return _session_key(request) or False
+
+
+def detail_allowed(request: HttpRequest) -> bool:
+    """May this caller see error text, reasons and versions?"""
+    decision = _detail_decision(request)
+    if isinstance(decision, bool):
+        return decision
     try:
-        future = asyncio.wrap_future(get_runner().submit(lambda: _is_staff_session(key)))
-        return bool(await asyncio.wait_for(future, _SESSION_LOOKUP_TIMEOUT))
+        lookup = get_runner().submit(lambda: _is_staff_session(decision))
+        return bool(lookup.result(_SESSION_LOOKUP_TIMEOUT))
+    except Exception:  # a slow or broken session store means "not staff"
+        return False
+
+
+async def adetail_allowed(request: HttpRequest) -> bool:
+    """The same, awaiting the session lookup without blocking the event loop."""
+    decision = _detail_decision(request)
+    if isinstance(decision, bool):
+        return decision
+    try:
+        lookup = asyncio.wrap_future(get_runner().submit(lambda: _is_staff_session(decision)))
+        return bool(await asyncio.wait_for(lookup, _SESSION_LOOKUP_TIMEOUT))
     except Exception:
         return False
 
