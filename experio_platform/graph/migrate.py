@@ -271,7 +271,8 @@ def migrate_graph(
         f"read {inv.nodes} nodes and {inv.relationships} relationships from {source!r} "
         f"in id windows of {size}",
         f"target {target!r} is {'empty' if target_empty else 'NOT empty'}; mode {mode}",
-        f"create uid indexes on {len(inv.labels)} label(s) before the load",
+        f"create uid indexes on {len(inv.labels)} label(s) "
+        f"{'before' if into_existing else 'after'} the load",
         f"write nodes grouped by {len(inv.label_sets)} label set(s) "
         f"({'MERGE on uid' if into_existing else 'CREATE'}), then relationships of "
         f"{len(inv.types)} type(s) by id seek",
@@ -293,8 +294,11 @@ def migrate_graph(
     verify_exact = target_empty or clear_target
 
     labels = sorted(inv.labels)
-    actions = _schema(target, [IndexSpec(lbl, "uid") for lbl in labels], report)
-    report.schema += [f"index {a.label}.uid {a.action}" for a in actions]
+    if into_existing:
+        # MERGE on uid needs the index during the load; a fresh load matches by id and
+        # builds its indexes afterwards (maintaining them row by row cost ~10% here).
+        actions = _schema(target, [IndexSpec(lbl, "uid") for lbl in labels], report)
+        report.schema += [f"index {a.label}.uid {a.action}" for a in actions]
 
     bar = _progress(inv.nodes + inv.relationships, progress)
     id_map: dict[int, Any] = {}
@@ -304,6 +308,9 @@ def migrate_graph(
     finally:
         if bar is not None:
             bar.close()
+    if not into_existing:
+        actions = _schema(target, [IndexSpec(lbl, "uid") for lbl in labels], report)
+        report.schema += [f"index {a.label}.uid {a.action}" for a in actions]
     if constraints:
         actions = _schema(target, [IndexSpec(lbl, "uid", unique=True) for lbl in labels], report)
         for a in actions:

@@ -249,13 +249,13 @@ class _Neo4jTx(Transaction):
         started = time.perf_counter()
         try:
             result = self._tx.run(cypher, canonical_params(params))
+            keys = tuple(result.keys())
             records = list(result)
             summary = result.consume()
         except GraphError:
             raise
         except Exception as exc:
             raise self._provider._map_error(exc, "transaction") from exc
-        keys = tuple(records[0].keys()) if records else tuple(summary.query and ())
         return _result(keys, records, summary.counters, started)
 
 

@@ -177,3 +177,26 @@ def test_contract__close_then_run_refuses(graph: BaseGraphProvider) -> None:
 def test_contract__write_stats_add() -> None:
     total = WriteStats(nodes_created=1) + WriteStats(nodes_created=2, properties_set=3)
     assert total == WriteStats(nodes_created=3, properties_set=3) and total.contains_updates
+
+
+def test_falkordb__unique_constraint_on_duplicates_reports_failed(falkor) -> None:
+    falkor.run("CREATE (:GtDup {uid: 'same'}), (:GtDup {uid: 'same'})")
+    actions = falkor.ensure_schema(SchemaSpec.of(("GtDup", "uid", True)))
+    assert [(a.kind, a.action) for a in actions] == [("constraint", "failed")]
+    assert "FAILED" in actions[0].detail
+
+
+def test_falkordb__passthrough_transactions(falkor) -> None:
+    from dataclasses import replace
+
+    from experio_platform.graph.falkordb import FalkorDBProvider
+
+    passthrough = FalkorDBProvider(replace(falkor.config, transactions="passthrough"))
+    with passthrough.transaction() as tx:
+        tx.run("CREATE (:GtPt {uid: 'a'})")
+        assert tx.run("MATCH (n:GtPt) RETURN count(n) AS c").value("c") == 1
+    with pytest.raises(RuntimeError), passthrough.transaction() as tx:
+        tx.run("CREATE (:GtPt {uid: 'b'})")
+        raise RuntimeError("no rollback on FalkorDB")
+    assert falkor.run("MATCH (n:GtPt) RETURN count(n) AS c").value("c") == 2  # documented
+    passthrough.close()
