@@ -276,7 +276,7 @@ def test_run_loop__survives_a_failing_pass_and_stops_on_signal() -> None:
     class Flaky:
         lease = None
 
-        def run_pass(self):
+        def run_pass(self, only=None):
             calls.append(1)
             if len(calls) == 1:
                 raise OperationalError("server closed the connection unexpectedly")
