@@ -546,3 +546,34 @@ def test_env_example__initdb_and_system_checks_pass_with_debug_off(
     for name, env in (("initdb", initdb_env), ("server", server_env)):
         done = _manage(env, "check", "--fail-level", "ERROR")
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
+
+
+def test_env_example__graph_password_chain_and_provider_switch(
+    env_example_model: dict[str, Any], stack_database: str
+) -> None:
+    """`$secret.falkordbPassword` reaches both sides: a FalkorDB started with the falkordb
+    service's --requirepass accepts the password initdb seeded into the store, after the
+    documented switch (GRAPH_PROVIDER=falkordb + `seed_config --force`) the server's environment
+    reaches it (`graph_status`), and the healthcheck's variable holds the same password."""
+    from tests.support.servers import PrivateRedis
+
+    falkordb_env = env_example_model["services"]["falkordb"]["environment"]
+    args = falkordb_env["REDIS_ARGS"].split()
+    password = args[args.index("--requirepass") + 1]
+    assert password == falkordb_env["FALKORDB_PASSWORD"]
+    initdb_env = _service_env(env_example_model, "initdb", stack_database)
+    assert initdb_env["FALKOR_PASSWORD"] == password
+    done = _manage(initdb_env, "initdb", "--wait", "10")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    server = PrivateRedis(password=password, falkordb=True).start()
+    try:
+        switch = {"GRAPH_PROVIDER": "falkordb", "FALKOR_URI": f"redis://127.0.0.1:{server.port}"}
+        done = _manage({**initdb_env, **switch}, "seed_config", "--force")
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        server_env = _service_env(env_example_model, "server", stack_database)
+        assert "FALKOR_PASSWORD" not in server_env  # the server reads it from the store
+        done = _manage({**server_env, **switch}, "graph_status")
+    finally:
+        server.cleanup()
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "provider: falkordb" in done.stdout and "ok: True" in done.stdout
