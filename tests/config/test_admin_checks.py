@@ -147,9 +147,9 @@ BAD_DEFAULT = [config.ConfigKey("HOST_URL", "host", default="ftp://x", validator
 
 
 @pytest.mark.django_db(transaction=True)
-def test_get__change_from_another_process_seen_within_the_ttl(settings) -> None:
+def test_get__change_over_another_connection_seen_after_the_ttl(settings) -> None:
     """Outside a transaction, reads within CONFIG_CACHE_TTL cost no query; a write made over
-    another connection (another process) is seen once the TTL has passed."""
+    another connection is seen once the TTL has passed (two real processes: test_cache.py)."""
     settings.EXPERIO_PLATFORM = platform(CONFIG_CACHE_TTL=0.5)
     config.set("FALKOR_GRAPH", "before")
     assert config.get("FALKOR_GRAPH") == "before"
