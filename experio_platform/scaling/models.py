@@ -23,6 +23,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 
+from experio_platform.scaling.defaults import SEEDED_FIELDS
+
 __all__ = [
     "ScalerLease",
     "ScalingDecision",
@@ -38,27 +40,9 @@ class Mode(models.TextChoices):
     PAUSED = "paused", "Paused (observe only)"
 
 
-# Fields an operator edits; a change to any of them is recorded in the history.
-DESIRED_FIELDS: tuple[str, ...] = (
-    "display_name",
-    "platform_resource",
-    "mode",
-    "previous_mode",
-    "pinned_replicas",
-    "keep_alive_until",
-    "queues",
-    "min_replicas",
-    "max_replicas",
-    "target_messages_per_replica",
-    "activation_threshold",
-    "idle_seconds_before_zero",
-    "min_warm_seconds",
-    "scale_down_window_seconds",
-    "max_scale_up_step",
-    "max_scale_down_step",
-    "scale_down_only_when_idle",
-    "dry_run",
-)
+# Fields an operator edits; a change to any of them is recorded in the history. The seed sets
+# all of them but the two that only operator actions set.
+DESIRED_FIELDS: tuple[str, ...] = (*SEEDED_FIELDS, "previous_mode", "keep_alive_until")
 
 
 @dataclass(frozen=True)
