@@ -94,10 +94,11 @@ class Deps:
         import redis
 
         time.sleep(1.0)  # PostgreSQL flushes backend statistics about once a second
-        xacts = self._admin.execute(
+        row = self._admin.execute(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
             (BENCH_DB,),
-        ).fetchone()[0]
+        ).fetchone()
+        xacts = row[0] if row else 0
         stats = redis.Redis(port=self.redis.port).info("commandstats")
         return {
             "postgres_connections": self.proxies["postgres"].accepted,
@@ -254,7 +255,7 @@ def phase_storm(server: Gunicorn, deps: Deps, seconds: int) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for label, path in (("ours", "/health/"), ("peer", "/ht/?format=json")):
         before = deps.counters()
-        result = wrk(server.url + path, connections=64, seconds=seconds)
+        result: dict[str, Any] = dict(wrk(server.url + path, connections=64, seconds=seconds))
         after = deps.counters()
         result["reached"] = {k: after[k] - before[k] for k in after}
         found[label] = result

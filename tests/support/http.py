@@ -39,6 +39,7 @@ class StubServer:
                 if stub.delay:
                     time.sleep(stub.delay)
                 route = stub.routes.get(parts.path)
+                extra: dict[str, str]
                 if route is None:
                     status, extra, body = 404, {}, b'{"error":"not found"}'
                 else:

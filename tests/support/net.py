@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def free_port(below: int | None = None) -> int:
@@ -46,10 +50,16 @@ def wait_port(
     raise TimeoutError(f"{host}:{port} did not {state} within {timeout} s")
 
 
-def wait_until(predicate, *, timeout: float = 10.0, interval: float = 0.05, what: str = "it"):  # type: ignore[no-untyped-def]
+def wait_until(
+    predicate: Callable[[], T],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: object = "it",
+) -> T:
     """Poll ``predicate()`` until it returns a truthy value; return that value."""
     end = time.monotonic() + timeout
-    last = None
+    last: T | None = None
     while time.monotonic() < end:
         last = predicate()
         if last:

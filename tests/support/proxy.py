@@ -106,6 +106,7 @@ class FaultProxy:
             self._listener = None
         if mode != "closed" and self._listener is None:
             self._listen()
+            assert self._listener is not None  # _listen() just bound it
             self._sel.register(self._listener, selectors.EVENT_READ, "accept")
         if mode in ("reset", "closed") or (previous == "hang" and mode == "forward"):
             for sock in list(self._peers):
@@ -193,4 +194,4 @@ class FaultProxy:
                     if self._listener is not None:
                         self._accept()
                 elif key.fileobj in self._peers:
-                    self._pump(key.fileobj)  # type: ignore[arg-type]
+                    self._pump(key.fileobj)
