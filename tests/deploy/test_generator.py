@@ -368,6 +368,19 @@ def test_cli__entry_points_and_shim(tmp_path: Path) -> None:
     assert bad.returncode == 2
 
 
+def test_cli__without_ruamel_is_a_usage_error() -> None:
+    """A python3 without ruamel.yaml (the shim run outside the venv) gets exit 2 and a hint,
+    not a traceback."""
+    code = (
+        "import sys; sys.modules['ruamel'] = None; sys.modules['ruamel.yaml'] = None;"
+        "from experio_platform.deploy import main;"
+        f"sys.exit(main([{TAG!r}, '-f', {str(GOLDEN / 'merge_single.yaml')!r}, '-o', '-']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "needs ruamel.yaml" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_import__no_django_no_side_effects() -> None:
     code = (
         "import sys, os; before = dict(os.environ);"
