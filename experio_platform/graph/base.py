@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from experio_platform.graph.dialect import Dialect
-from experio_platform.graph.exceptions import GraphError, GraphQueryError
+from experio_platform.graph.exceptions import GraphError, GraphQueryError, GraphUnavailable
 from experio_platform.graph.resilience import CircuitBreaker, retry_call
 from experio_platform.graph.types import GraphHealth, QueryResult, WriteStats
 from experio_platform.graph.values import canonical_params
@@ -247,8 +247,9 @@ class BaseGraphProvider(ABC):
             )
         except GraphError as exc:
             self.breaker.record_failure(exc, probe)
-            if exc.retryable:
-                # A dead connection pool may survive a server restart; start clean next time.
+            if isinstance(exc, GraphUnavailable):
+                # Pooled connections to a server that went away would each fail once after
+                # it comes back (the driver's own retries are off): start with a clean pool.
                 self.reset_connection()
             raise
         self.breaker.record_success(probe)

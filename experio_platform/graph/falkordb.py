@@ -108,6 +108,7 @@ class FalkorDBProvider(BaseGraphProvider):
                 "The falkordb package is not installed.",
                 hint="pip install 'experio-platform[falkordb]'.",
             ) from exc
+        pool = None
         try:
             pool = redis.ConnectionPool.from_url(
                 self._url(),
@@ -118,6 +119,8 @@ class FalkorDBProvider(BaseGraphProvider):
             )
             db = FalkorDB(connection_pool=pool)  # does I/O (INFO): raises when down
         except Exception as exc:
+            if pool is not None:
+                pool.disconnect()  # nothing half-built is kept, not even sockets
             raise self._map_error(exc, "connect") from exc
         return db.select_graph(self.graph_name)
 
