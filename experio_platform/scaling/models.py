@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import Q
 
 from experio_platform.scaling.defaults import SEEDED_FIELDS
@@ -284,7 +284,7 @@ class ServiceConfiguration(models.Model):
         if update_fields is not None and not set(update_fields) & set(DESIRED_FIELDS):
             super().save(*args, **kwargs)
             return
-        using = kwargs.get("using") or "default"
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         with transaction.atomic(using=using):
             before: dict[str, Any] = {}
             if not self._state.adding and self.pk is not None:
