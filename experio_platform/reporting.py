@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from django.core.management.base import BaseCommand, CommandError
+
 Action = Literal["created", "updated", "unchanged", "skipped", "drift", "error", "deleted"]
 ACTIONS: tuple[str, ...] = (
     "created",
@@ -117,3 +119,25 @@ class SeedReport:
 
     def render_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+
+def emit(
+    command: BaseCommand,
+    report: SeedReport,
+    *,
+    as_json: bool,
+    check: bool,
+    failed: str,
+    pending: str = "Pending changes (--check).",
+) -> None:
+    """Print ``report`` for a seed-like command and end it with the shared exit code.
+
+    Raises:
+        CommandError: exit 1 with ``failed`` when a line is an error (the command wrote
+            nothing), exit 3 with ``pending`` under ``--check`` when something would change.
+    """
+    command.stdout.write(report.render_json() if as_json else report.render_text())
+    if report.has_errors:
+        raise CommandError(failed, returncode=EXIT_FAILED)
+    if check and report.pending:
+        raise CommandError(pending, returncode=EXIT_PENDING)

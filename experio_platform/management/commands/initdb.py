@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from experio_platform.config.initdb import DatabaseUnavailable, run_initdb
 from experio_platform.config.system_checks import enforce_encryption_keys
 from experio_platform.exceptions import ConfigurationError
-from experio_platform.reporting import EXIT_FAILED, EXIT_PENDING, EXIT_USAGE
+from experio_platform.reporting import EXIT_FAILED, EXIT_USAGE, emit
 
 
 class Command(BaseCommand):
@@ -64,10 +64,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=EXIT_FAILED) from exc
         except ConfigurationError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
-        self.stdout.write(report.render_json() if opts["json"] else report.render_text())
-        if report.has_errors:
-            raise CommandError(
-                "initdb failed (errors listed above); nothing was written.", returncode=EXIT_FAILED
-            )
-        if opts["check"] and report.pending:
-            raise CommandError("Pending changes (--check).", returncode=EXIT_PENDING)
+        emit(
+            self,
+            report,
+            as_json=opts["json"],
+            check=opts["check"],
+            failed="initdb failed (errors listed above); nothing was written.",
+        )

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from experio_platform.exceptions import ConfigurationError
-from experio_platform.reporting import EXIT_FAILED, EXIT_PENDING, EXIT_USAGE
+from experio_platform.reporting import EXIT_USAGE, emit
 from experio_platform.scaling.seed import UnknownServiceError, seed_autoscaling_config
 
 
@@ -49,10 +49,10 @@ class Command(BaseCommand):
             )
         except (ConfigurationError, UnknownServiceError) as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
-        self.stdout.write(report.render_json() if opts["json"] else report.render_text())
-        if report.has_errors:
-            raise CommandError(
-                "Some rows are invalid; nothing was written.", returncode=EXIT_FAILED
-            )
-        if opts["check"] and report.pending:
-            raise CommandError("Pending changes (--check).", returncode=EXIT_PENDING)
+        emit(
+            self,
+            report,
+            as_json=opts["json"],
+            check=opts["check"],
+            failed="Some rows are invalid; nothing was written.",
+        )

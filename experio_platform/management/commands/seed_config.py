@@ -11,7 +11,7 @@ from experio_platform.config.crypto import DecryptionError
 from experio_platform.config.seed import parse_assignments, rotate_keys, seed_config
 from experio_platform.config.system_checks import enforce_encryption_keys
 from experio_platform.exceptions import ConfigurationError
-from experio_platform.reporting import EXIT_FAILED, EXIT_PENDING, EXIT_USAGE
+from experio_platform.reporting import EXIT_FAILED, EXIT_USAGE, emit
 
 
 class Command(BaseCommand):
@@ -109,12 +109,12 @@ class Command(BaseCommand):
             ) from exc
         except ConfigurationError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
-        self.stdout.write(report.render_json() if opts["json"] else report.render_text())
-        if report.has_errors:
-            raise CommandError(
-                "Errors listed above (invalid values by key and variable, undecryptable "
-                "secrets by key); nothing was written.",
-                returncode=EXIT_FAILED,
-            )
-        if opts["check"] and report.pending:
-            raise CommandError("Pending changes or drift (--check).", returncode=EXIT_PENDING)
+        emit(
+            self,
+            report,
+            as_json=opts["json"],
+            check=opts["check"],
+            failed="Errors listed above (invalid values by key and variable, undecryptable "
+            "secrets by key); nothing was written.",
+            pending="Pending changes or drift (--check).",
+        )
