@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TextIO
 
 from experio_platform.exceptions import ConfigurationError
-from experio_platform.reporting import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE
 
 from .generator import (
     DEFAULT_NAME_PREFIX,
@@ -25,6 +24,11 @@ from .generator import (
     write_atomic,
 )
 from .references import InvalidReference, parse_reference
+
+# The conventions' exit codes (CONVENTIONS.md; experio_platform.reporting has the same for the
+# manage.py commands). Not imported from there: reporting serves Django commands and may import
+# Django, and the generator must run without it (CI's deploy job, the seed's shim).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PENDING = 0, 1, 2, 3
 
 DESCRIPTION = """\
 Turn docker-compose.yaml into docker-compose.omni.yaml for `omctl build`: every service that

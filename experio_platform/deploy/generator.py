@@ -412,6 +412,18 @@ def _insert_own(m: Any, pos: int, key: str, value: Any) -> None:
     _refresh_referers(m, key)
 
 
+def _replace_value(m: Any, key: str, value: str) -> None:
+    """Set ``m[key]`` in place (same line, same quoting) and keep the gap before its end-of-line
+    comment: ruamel writes the comment at its old column, or one space after a value that has
+    grown past it, which turned ``image: x:latest  # why`` into ``... # why``."""
+    old = m[key]
+    m[key] = value
+    entry = m.ca.items.get(key)
+    token = entry[2] if entry and len(entry) > 2 else None
+    if token is not None and isinstance(old, str) and len(value) > len(old):
+        token.column += len(value) - len(old)
+
+
 def _comment_token(value: str) -> Any:
     from ruamel.yaml.error import CommentMark
     from ruamel.yaml.tokens import CommentToken
@@ -544,7 +556,7 @@ def transform(data: Any, options: Options) -> list[Change]:
         old = str(_own_get(service, "image")) if own_image else "build"
         if holder is service:
             if own_image:
-                service["image"] = image  # in place, quoting style kept by ruamel
+                _replace_value(service, "image", image)
                 _remove_own(service, "build")
                 service.ca.items.pop("build", None)
             else:
@@ -552,7 +564,7 @@ def transform(data: Any, options: Options) -> list[Change]:
                 _insert_own(service, pos, "image", image)
                 _carry_comments(service, "build", build, "image")
         elif own_image:
-            service["image"] = image
+            _replace_value(service, "image", image)
         else:
             merge_pos = _merge_pos(service)
             _insert_own(service, merge_pos if merge_pos is not None else 0, "image", image)
@@ -575,7 +587,7 @@ def transform(data: Any, options: Options) -> list[Change]:
         holder, value = found
         new = _repin(value, options)
         if new is not None and new != value:
-            holder["image"] = new
+            _replace_value(holder, "image", new)
             changes.append(Change(str(name), "repinned", str(value), new))
     for where, mapping in _walk_maps(data):
         if not where.endswith("x-omnistrate-capabilities"):
@@ -589,7 +601,7 @@ def transform(data: Any, options: Options) -> list[Change]:
             value = spec["imageNameWithTag"]
             new = _repin(value, options)
             if new is not None and new != value:
-                spec["imageNameWithTag"] = new
+                _replace_value(spec, "imageNameWithTag", new)
                 changes.append(Change(f"{where}.sidecars.{sidecar}", "repinned", str(value), new))
     return changes
 

@@ -381,6 +381,14 @@ def test_cli__without_ruamel_is_a_usage_error() -> None:
     assert "needs ruamel.yaml" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_exit_codes__same_as_the_seed_commands() -> None:
+    from experio_platform import reporting
+    from experio_platform.deploy import cli
+
+    for name in ("EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_PENDING"):
+        assert getattr(cli, name) == getattr(reporting, name), name
+
+
 def test_import__no_django_no_side_effects() -> None:
     code = (
         "import sys, os; before = dict(os.environ);"
@@ -541,6 +549,31 @@ def test_edge__sidecar_image_inherited_from_service_anchor() -> None:
     image = f"ghcr.io/experio-ai/experio-dockerfile.scale-to-zero:{TAG}"
     assert _images(result.text) == {"scaler": image, "scaler-2": image}
     assert [c.where for c in result.changes] == ["scaler"]
+
+
+def test_edge__replaced_values_keep_the_gap_before_their_comment() -> None:
+    """An image replaced in place by a longer one keeps its end-of-line comment where the author
+    put it relative to the value (ruamel alone cuts the gap to one space)."""
+    source = (
+        "services:\n"
+        "  s:\n"
+        "    image: ghcr.io/experio-ai/experio-dockerfile.scale-to-zero:latest  # sidecar\n"
+        "    x-omnistrate-capabilities:\n"
+        "      sidecars:\n"
+        "        f:\n"
+        "          imageNameWithTag: ghcr.io/experio-ai/experio-dockerfile.flow-runner:1   # 3\n"
+        "  b:\n"
+        "    build: {context: ., dockerfile: Dockerfile.b}\n"
+        "    image: 'b:1'  # two\n"
+    )
+    lines = render(source, Options(tag=TAG)).text.splitlines()
+    sidecar = "ghcr.io/experio-ai/experio-dockerfile.scale-to-zero"
+    assert f"    image: {sidecar}:{TAG}  # sidecar" in lines
+    assert (
+        f"          imageNameWithTag: ghcr.io/experio-ai/experio-dockerfile.flow-runner:{TAG}   # 3"
+        in lines
+    )
+    assert f"    image: 'ghcr.io/experio-ai/experio-dockerfile.b:{TAG}'  # two" in lines
 
 
 def test_edge__empty_or_missing_services_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
