@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from django.core.management.base import BaseCommand, CommandError
+if TYPE_CHECKING:
+    from django.core.management.base import BaseCommand
 
 Action = Literal["created", "updated", "unchanged", "skipped", "drift", "error", "deleted"]
 ACTIONS: tuple[str, ...] = (
@@ -136,6 +137,9 @@ def emit(
         CommandError: exit 1 with ``failed`` when a line is an error (the command wrote
             nothing), exit 3 with ``pending`` under ``--check`` when something would change.
     """
+    # Imported here: the report types are also used where Django is not (the deploy CLI).
+    from django.core.management.base import CommandError
+
     command.stdout.write(report.render_json() if as_json else report.render_text())
     if report.has_errors:
         raise CommandError(failed, returncode=EXIT_FAILED)
