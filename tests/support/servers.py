@@ -67,6 +67,19 @@ class PrivateRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _check(done: subprocess.CompletedProcess[str], folder: str, log: str) -> None:
+    """Raise with the command's stderr (CalledProcessError hides it) and where its log is."""
+    if done.returncode != 0:
+        path = os.path.join(folder, log)
+        tail = ""
+        if os.path.isfile(path):  # pg_ctl only says "examine the log output"
+            tail = Path(path).read_text(errors="replace")[-800:]
+        raise RuntimeError(
+            f"{' '.join(map(str, done.args))} exited {done.returncode}: "
+            f"{(done.stderr or '').strip()[-800:]}\n{path}: {tail}"
+        )
+
+
 def pg_bin() -> str:
     found = os.environ.get("EXPERIO_TEST_PG_BIN") or ""
     if not found:
@@ -90,16 +103,18 @@ class PrivatePostgres:
         self._initialised = False
 
     def _as_postgres(self, *args: str) -> None:
-        subprocess.run(
+        done = subprocess.run(
             list(args),
             user="postgres",
             group="postgres",
             cwd="/tmp",
             env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LC_ALL": "C.UTF-8"},
-            check=True,
+            check=False,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            text=True,
         )
+        _check(done, self.dir, "server.log")
 
     def start(self) -> PrivatePostgres:
         data = os.path.join(self.dir, "data")
@@ -183,14 +198,16 @@ class PrivateRabbitMQ:
         return env
 
     def ctl(self, *args: str, timeout: float = 60) -> None:
-        subprocess.run(
+        done = subprocess.run(
             ["rabbitmqctl", "-n", self.node, *args],
             env=self._env(),
-            check=True,
+            check=False,
             timeout=timeout,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            text=True,
         )
+        _check(done, self.dir, "log")
 
     def start(self) -> PrivateRabbitMQ:
         if shutil.which("rabbitmq-server") is None:
