@@ -405,7 +405,7 @@ def _convert(value: Any) -> Any:
     if kind in _PLAIN:  # the bulk of every result: return at once
         return value
     if kind is list:
-        return [_convert(v) for v in value]
+        return [v if type(v) in _PLAIN else _convert(v) for v in value]
     if isinstance(value, dict):  # property maps: mostly plain values, skip the call for them
         return {k: v if type(v) in _PLAIN else _convert(v) for k, v in value.items()}
     node, edge, path = _driver_types()

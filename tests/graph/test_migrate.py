@@ -201,3 +201,24 @@ def test_graph_status_command(settings, falkor: FalkorDBProvider, closed_port: i
         call_command("graph_status", "--timeout", "0.5", stdout=io.StringIO())
     assert info.value.returncode == 1
     reset_graph()
+
+
+def test_migrate__2000_nodes_6000_relationships(
+    falkor: FalkorDBProvider, falkor2: FalkorDBProvider
+) -> None:
+    """The benchmark's shape at test size (bench/graph.py runs 100,000 + 300,000)."""
+    for labels, keep in ((":GtP:GtC", "="), (":GtP", "<>")):
+        falkor.run(
+            f"UNWIND range(0, 1999) AS i WITH i WHERE i % 5 {keep} 0 "
+            f"CREATE (n{labels} {{uid: 'p' + toString(i), i: i, s: i * 0.25}})"
+        )
+    falkor.run(
+        "UNWIND range(0, 5999) AS i WITH i, i % 2000 AS x, (i * 7919 + 13) % 2000 AS y "
+        "MATCH (a) WHERE id(a) = x WITH a, i, y MATCH (b) WHERE id(b) = y "
+        "CREATE (a)-[:GT_K {w: i}]->(b)"
+    )
+    report = migrate_graph(falkor, falkor2, batch_size=500, sample=300)
+    assert report.ok, report.differences[:5]
+    assert (report.nodes_written, report.relationships_written) == (2000, 6000)
+    assert _counts(falkor) == _counts(falkor2) and report.rate > 0
+    assert any(line.startswith("unique GtP.uid") for line in report.schema)
