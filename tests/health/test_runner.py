@@ -145,3 +145,15 @@ def test_asgi__acollect_never_blocks_the_loop(configure) -> None:
     assert status == "unhealthy"
     assert 0.25 <= elapsed < 0.5
     assert ticks >= 10  # the loop kept running while the check hung (~25 ticks expected)
+
+
+def test_start_order__slowest_last_time_first(configure) -> None:
+    """Longest-processing-time-first: the check that took longest starts first next time, so
+    the others' set-up overlaps its wait (the report keeps the configured order)."""
+    configure(**only_checks(H + "ok", {"name": "slow", "check": H + "slow"}))
+    runner = get_runner()
+    assert runner._start_order() == [0, 1]  # no history: the configured order
+    report = runner.collect(deadline=1.0)
+    assert [r.name for r in report.results] == ["ok", "slow"]
+    assert runner._start_order() == [1, 0]
+    assert [r.name for r in runner.collect(deadline=1.0).results] == ["ok", "slow"]
