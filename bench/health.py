@@ -194,6 +194,7 @@ def phase_simple(server: Gunicorn, runs: int, seconds: int) -> dict[str, Any]:
 def phase_latency(server: Gunicorn, n: int) -> dict[str, Any]:
     ours, slowest, overhead, peer, bare = [], [], [], [], []
     per_check: dict[str, list[float]] = {}
+    load = os.getloadavg()[0]  # the p99 on a shared machine mostly measures its other load
     with httpx.Client(base_url=server.url, timeout=10) as client:
         for _ in range(n):
             ms, code, body = timed(client, "/health/")
@@ -220,6 +221,7 @@ def phase_latency(server: Gunicorn, n: int) -> dict[str, Any]:
         "peer_p50_ms": pct(peer, 50),
         "peer_p99_ms": pct(peer, 99),
         "n": n,
+        "load_1min": round(load, 2),
     }
 
 
@@ -290,7 +292,8 @@ def render(r: dict[str, Any], storm_seconds: int) -> str:
         f"slowest single check p50 {lat['slowest_check_p50_ms']:.1f} / p99 "
         f"{lat['slowest_check_p99_ms']:.1f}; ours minus slowest check: p50 "
         f"{lat['overhead_p50_ms']:.1f}, p99 {lat['overhead_p99_ms']:.1f} (goal <= 5 ms; a "
-        f"bare view's round trip alone: p50 {lat['bare_p50_ms']:.1f}) |",
+        f"bare view's round trip alone: p50 {lat['bare_p50_ms']:.1f}; 1-min load average "
+        f"at the start of this phase: {lat.get('load_1min', float('nan')):.1f} on 2 cores) |",
     ]
     for h in hung:
         lines.append(
