@@ -326,9 +326,12 @@ def render(r: dict[str, Any], storm_seconds: int) -> str:
         "Per-check p50 inside the probe threads, cache off: "
         + ", ".join(f"{k} {v:.1f} ms" for k, v in lat["check_p50_ms"].items())
         + " (through the counting proxy, which adds a hop per round trip). With a dependency "
-        "hung, our first poll waits the check timeout (1 s) and later polls answer at once "
-        "(the hung probe is still in flight: single-flight, no second probe), hence median "
-        "below max.",
+        "hung, a poll waits at most the check timeout (1 s), never the deadline or the "
+        "driver's own timeout; a poll that reaches a worker whose probe of the hung dependency "
+        "is still in flight past its cutoff answers at once (single-flight, no second probe). "
+        "Which worker a poll reaches is the kernel's choice, so the median is 1 s or a few ms "
+        "from run to run (the Redis probe ends at its 1 s socket timeout, so there every poll "
+        "starts a fresh probe and waits 1 s).",
         "",
         "Reading it: the storm's probe counts are per dependency for the whole run; ours is at "
         "most one probe per check per TTL per worker process (2 workers x "

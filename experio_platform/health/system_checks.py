@@ -49,19 +49,22 @@ def read_store(keys: tuple[str, ...], timeout: float) -> dict[str, Any] | None:
     Inside a transaction (tests, ``atomic``) the read stays on the caller's connection, the
     only one that sees the transaction's rows.
     """
-    from django.db import connections
+    from django.db import connections, transaction
 
     from experio_platform import config
 
     def read() -> dict[str, Any]:
         return {key: config.get(key) for key in keys}
 
-    try:
-        if any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
-            return read()
-    except Exception:  # the store is not readable (no table yet, no database access)
-        logger.debug("settings store unreadable for the health system checks", exc_info=True)
-        return None
+    atomic = [c.alias for c in connections.all(initialized_only=True) if c.in_atomic_block]
+    if atomic:
+        try:
+            # A savepoint: a failed read (no table yet) must not break the caller's transaction.
+            with transaction.atomic(using=atomic[0]):
+                return read()
+        except Exception:  # the store is not readable (no table yet, no database access)
+            logger.debug("settings store unreadable for the health system checks", exc_info=True)
+            return None
     box: dict[str, Any] = {}
 
     def run() -> None:
