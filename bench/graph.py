@@ -226,6 +226,7 @@ def bench_migrate(uri: str, nodes: int, rels: int, batch: int, runs: int) -> dic
         "ratio": raw / mig,
         "runs_s": [round(x, 2) for x in mig_t],
         "raw_runs_s": [round(x, 2) for x in raw_t],
+        "phases": [r.phases for r in reports],
     }
 
 
@@ -260,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{mig['runs_s']}), raw copy {mig['raw_rate']:.0f} entities/s ({mig['raw_s']:.1f} s),"
             f" ratio {mig['ratio']:.3f}; generation took {mig['generate_s']:.1f} s"
         )
+        print(f"migrate_graph phases (s) per run: {mig['phases']}")
         print(f"load average after: {os.getloadavg()}")
     finally:
         server.close()
