@@ -22,6 +22,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from experio_platform.deploy.generator import Options, load_compose_schema, render, schema_problems
+from experio_platform.scaling.defaults import WORKERS, builtin_defaults, effective_defaults
 
 from .helpers import ROOT, TAG, run_compose_config
 
@@ -119,7 +120,7 @@ def test_compose__services_and_startup_order(model: dict[str, Any]) -> None:
         "redis": "service_healthy",
         "rabbitmq": "service_healthy",
     }
-    for worker in ("worker", "worker-ingest"):
+    for worker in ("worker", "beat", *WORKERS):
         depends = _depends(model, worker)
         assert depends["rabbitmq"] == "service_healthy"
         assert depends["initdb"] == "service_completed_successfully"
@@ -147,7 +148,7 @@ def test_compose__volumes_certs_and_env_file(model: dict[str, Any]) -> None:
         "local_neo4j_data",
         "local_falkordb_data",
     }
-    for name in ("initdb", "server", "worker", "worker-ingest", "scale-to-zero"):
+    for name in ("initdb", "server", "worker", "beat", "scale-to-zero", *WORKERS):
         service = model["services"][name]
         certs = [v for v in service["volumes"] if v.get("target") == "/certs"]
         assert certs and certs[0]["read_only"] is True, name
@@ -169,6 +170,111 @@ def test_compose__omnistrate_secrets_and_sidecars() -> None:
         "ghcr.io/experio-ai/experio-dockerfile.flow-runner:latest",
     }
     assert services["scale-to-zero"]["command"][-3:] == ["run_scaler", "--backend", "omnistrate"]
+
+
+# ------------------------------------------------------------------------------- compose vs seed
+
+CELERY_WORKER = ["celery", "-A", "devsite.celery:app", "worker"]
+# Kubernetes object names (Deployments) are RFC 1123 labels; kompose maps a compose service name
+# to one by replacing "_" with "-" (docs/deploy.md, "Workers").
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def _queues(command: list[str]) -> list[str]:
+    """The queues a `celery ... worker -Q A,B` command consumes (empty without -Q)."""
+    if "-Q" not in command:
+        return []
+    return command[command.index("-Q") + 1].split(",")
+
+
+def seed_compose_drift(services: dict[str, Any], rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Everything on which the autoscaling seed and the compose services disagree.
+
+    Each seeded row's platform resource must be a compose service; a queue-driven row's service
+    must be a Celery worker consuming exactly the row's queues; every Celery worker service other
+    than the default ``worker`` must be a seeded row's resource (no unscaled job worker); every
+    service name must map to a distinct Kubernetes name (``_`` -> ``-``).
+    """
+    problems: list[str] = []
+    for key, row in sorted(rows.items()):
+        resource = row["platform_resource"]
+        service = services.get(resource)
+        if service is None:
+            problems.append(f"{key}: platform resource {resource!r} is not a compose service")
+            continue
+        if row["queues"]:
+            command = list(service.get("command") or [])
+            if command[:4] != CELERY_WORKER:
+                problems.append(f"{key}: service {resource!r} is not a Celery worker: {command}")
+            elif _queues(command) != list(row["queues"]):
+                problems.append(
+                    f"{key}: service {resource!r} consumes {_queues(command)}, "
+                    f"the row's queues are {list(row['queues'])}"
+                )
+    resources = {row["platform_resource"] for row in rows.values()}
+    for name, service in sorted(services.items()):
+        command = list(service.get("command") or [])
+        if name != "worker" and command[:4] == CELERY_WORKER and name not in resources:
+            problems.append(f"{name}: Celery worker service without a seeded autoscaling row")
+    kubernetes_names: dict[str, str] = {}
+    for name in sorted(services):
+        mapped = name.replace("_", "-")
+        if not DNS_LABEL.fullmatch(mapped):
+            problems.append(f"{name}: {mapped!r} is not a valid Kubernetes name")
+        if mapped in kubernetes_names:
+            problems.append(f"{name}: maps to {mapped!r} like {kubernetes_names[mapped]!r}")
+        kubernetes_names[mapped] = name
+    return problems
+
+
+def test_compose__job_workers_match_the_autoscaling_seed(model: dict[str, Any]) -> None:
+    """Every row seed_autoscaling_config writes names a compose service (its platform resource),
+    and every per-queue worker consumes exactly its row's queues, so `run_scaler --once` finds
+    every resource; checked on the model the real Compose parser resolves (merges applied)."""
+    rows, touched = effective_defaults()  # exactly what the seed writes under these settings
+    assert touched == set() and rows == builtin_defaults()
+    assert seed_compose_drift(model["services"], rows) == []
+    services = model["services"]
+    for key in WORKERS:
+        assert services[key]["profiles"] == ["workers"], key
+        assert services[key]["build"]["dockerfile"] == "Dockerfile.worker", key
+    assert {"neo4j", "falkordb", "jupyterlab"} <= set(rows) <= set(services)
+
+
+def test_compose__seed_drift_is_detected(model: dict[str, Any], settings: Any) -> None:
+    """The cross-check fails on each kind of drift (it is not a check that always passes)."""
+    rows = builtin_defaults()
+    services = json.loads(json.dumps(model["services"]))
+    del services["parser"]
+    services["cleanup"]["command"][services["cleanup"]["command"].index("-Q") + 1] = "clean"
+    services["ocr"] = {"command": [*CELERY_WORKER, "-Q", "ocr"]}
+    services["ingestion-v2"] = {"image": "x:1"}
+    assert seed_compose_drift(services, rows) == [
+        "cleanup: service 'cleanup' consumes ['clean'], the row's queues are ['cleanup']",
+        "parser: platform resource 'parser' is not a compose service",
+        "ocr: Celery worker service without a seeded autoscaling row",
+        "ingestion_v2: maps to 'ingestion-v2' like 'ingestion-v2'",
+    ]
+    # A host that seeds a new worker (AUTOSCALING_DEFAULTS) without a compose service drifts too.
+    settings.EXPERIO_PLATFORM = {"AUTOSCALING_DEFAULTS": {"ocr": {"queues": ["ocr_jobs"]}}}
+    rows, _ = effective_defaults()
+    assert seed_compose_drift(model["services"], rows) == [
+        "ocr: platform resource 'ocr' is not a compose service"
+    ]
+
+
+def test_compose__default_worker_queues(env_example_model: dict[str, Any]) -> None:
+    """Without settings (the release) the default worker consumes only `celery`, leaving the job
+    queues to the scaled per-queue workers; with .env.example (local) it is the catch-all for
+    `celery` and every seeded queue, in the seed's order."""
+    result = run_compose_config(COMPOSE, "--format", "json", interpolate=True)
+    assert result.returncode == 0, result.stderr
+    bare = json.loads(result.stdout)["services"]["worker"]["command"]
+    assert _queues(bare) == ["celery"]
+    local = env_example_model["services"]["worker"]["command"]
+    seeded = [queue for row in builtin_defaults().values() for queue in row["queues"]]
+    assert _queues(local) == ["celery", *seeded]
+    assert "profiles" not in env_example_model["services"]["worker"]
 
 
 # ------------------------------------------------------------------------------- env and images
@@ -538,7 +644,7 @@ def test_env_example__initdb_and_system_checks_pass_with_debug_off(
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "admin@" in done.stdout and "CREATED" in done.stdout
     server_env = _service_env(env_example_model, "server", stack_database)
-    for name in ("worker", "worker-ingest", "beat", "scale-to-zero"):
+    for name in ("worker", "beat", "scale-to-zero", *WORKERS):
         # The same x-experio-app environment, so checking the server's covers them (each
         # `manage.py check` costs ~2 s here).
         assert _service_env(env_example_model, name, stack_database) == server_env, name
