@@ -27,7 +27,8 @@ import random
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -358,6 +359,25 @@ def _uid(source: BaseGraphProvider, kind: str, sid: Any) -> str:
     return f"m-{source.name}-{kind}{sid}"
 
 
+def _prefetched(
+    source: BaseGraphProvider, cypher: str, windows: list[tuple[int, int]]
+) -> Iterator[list]:
+    """Yield each id window's rows while the next window is already being read.
+
+    The read of window k+1 (server time on the source) overlaps the writes of window k
+    (server time on the target); one reader thread, at most one window ahead in memory.
+    """
+    if not windows:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-migrate-read") as pool:
+        pending = pool.submit(_read, source, cypher, {"lo": windows[0][0], "hi": windows[0][1]})
+        for lo, hi in windows[1:]:
+            rows = pending.result()
+            pending = pool.submit(_read, source, cypher, {"lo": lo, "hi": hi})
+            yield rows
+        yield pending.result()
+
+
 def _copy_nodes(
     source: BaseGraphProvider,
     target: BaseGraphProvider,
@@ -375,18 +395,17 @@ def _copy_nodes(
         f"RETURN {i} AS id, {d.labels('n')} AS labels, properties(n) AS props"
     )
     tid = target.dialect.node_id("n")
-    lo = 0
-    while lo <= inv.max_node_id:
-        rows = _read(source, read, {"lo": lo, "hi": lo + size})
-        lo += size
+    windows = [(lo, lo + size) for lo in range(0, inv.max_node_id + 1, size)]
+    for rows in _prefetched(source, read, windows):
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             props = _convert_props(row["props"], report.conversions)
             if "uid" not in props:
                 props["uid"] = _uid(source, "n", row["id"])
-            groups[tuple(sorted(row["labels"] or ()))].append(
-                {"sid": row["id"], "uid": props["uid"], "props": props}
-            )
+            item = {"sid": row["id"], "props": props}
+            if into_existing:
+                item["uid"] = props["uid"]
+            groups[tuple(sorted(row["labels"] or ()))].append(item)
         for labels, batch in groups.items():
             if into_existing:
                 cypher = (
@@ -426,10 +445,8 @@ def _copy_relationships(
         "properties(r) AS props"
     )
     ta, tb = target.dialect.node_id("a"), target.dialect.node_id("b")
-    lo = 0
-    while lo <= inv.max_node_id:
-        rows = _read(source, read, {"lo": lo, "hi": lo + size * 2})
-        lo += size * 2
+    windows = [(lo, lo + size * 2) for lo in range(0, inv.max_node_id + 1, size * 2)]
+    for rows in _prefetched(source, read, windows):
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             s, e = id_map.get(row["s"]), id_map.get(row["e"])
@@ -442,7 +459,10 @@ def _copy_relationships(
             props = _convert_props(row["props"], report.conversions)
             if "uid" not in props:  # so a re-run with --into-existing MERGEs the same one
                 props["uid"] = _uid(source, "r", row["id"])
-            groups[row["type"]].append({"s": s, "e": e, "uid": props.get("uid"), "props": props})
+            item = {"s": s, "e": e, "props": props}
+            if into_existing:
+                item["uid"] = props["uid"]
+            groups[row["type"]].append(item)
         for rel_type, batch in groups.items():
             for start in range(0, len(batch), size):
                 chunk = batch[start : start + size]
