@@ -272,7 +272,10 @@ def render_section(bulk: dict, mig: dict, load: tuple, cmd: str) -> str:
             "nodes). The raw copy does only the same reads and writes with the native client.",
             "Where the time goes: redis-py/falkordb turning parameters into the query header",
             "(`stringify_param_value`) and parsing replies, in Python, on both sides; hiredis",
-            "(added to the `falkordb` extra) halved the raw copy's time.",
+            "(added to the `falkordb` extra) halved the raw copy's time. Ours also writes a",
+            "`uid` on every relationship (resumable `--into-existing` re-runs); the raw copy not.",
+            "Figures swing with the shared machine's load (identical runs above differ by up to",
+            "2x); compare ours and raw within one run.",
             "",
         ]
     )
