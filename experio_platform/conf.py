@@ -66,6 +66,8 @@ DEFAULTS: dict[str, Any] = {
     # The regular user initdb ensures when PLAYWRIGHT_TEST_USER_PASS is set.
     "DEFAULT_TEST_USER_EMAIL": "playwright@thinknimble.com",
     # ---- graph (experio_platform.graph) -----------------------------------------------------
+    # Provider name (the GRAPH_PROVIDER store key) -> dotted path of its BaseGraphProvider class;
+    # a host adds a provider here.
     "GRAPH_PROVIDERS": {
         "neo4j": "experio_platform.graph.neo4j.Neo4jProvider",
         "falkordb": "experio_platform.graph.falkordb.FalkorDBProvider",

@@ -72,7 +72,13 @@ def render() -> str:
     current = None
     for section, key, default, meaning in rows():
         if section != current:
-            parts += ["", f"### {section[:1].upper()}{section[1:]}", "", "| key | default | meaning |", "|---|---|---|"]
+            parts += [
+                "",
+                f"### {section[:1].upper()}{section[1:]}",
+                "",
+                "| key | default | meaning |",
+                "|---|---|---|",
+            ]
             current = section
         parts.append(f"| `{key}` | `{default}` | {meaning} |")
     parts += ["", END]
