@@ -50,6 +50,8 @@ class Neo4jProvider(BaseGraphProvider):
 
     name = "neo4j"
     driver_module = "neo4j"
+    # The health probe's own driver and the timeout it was built for (see _health_driver).
+    _probe: tuple[float, Any] | None = None
 
     @property
     def dialect(self) -> Neo4jDialect:

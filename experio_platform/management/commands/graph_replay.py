@@ -43,7 +43,7 @@ class Command(BaseCommand):
             entries = list(
                 GraphOutbox.objects.exclude(status=GraphOutbox.Status.APPLIED).order_by("id")
             )
-            rows = [
+            rows: list[dict[str, Any]] = [
                 {"id": e.pk, "status": e.status, "key": e.key, "attempts": e.attempts,
                  "error": e.last_error}
                 for e in entries
