@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from experio_platform.exceptions import ExperioPlatformError
 from experio_platform.graph.base import BaseGraphProvider, IndexSpec, SchemaSpec
@@ -41,6 +41,7 @@ from experio_platform.graph.values import format_datetime
 __all__ = [
     "Inventory",
     "MigrationError",
+    "MigrationJournal",
     "MigrationReport",
     "convert_value",
     "inventory",
@@ -101,6 +102,32 @@ class MigrationReport:
         data["conversions"] = dict(self.conversions)
         data["entities_per_second"] = round(self.rate, 1)
         return data
+
+
+class MigrationJournal(Protocol):
+    """Where a migration records its state, so that re-running it resumes (see the command).
+
+    ``source``/``target`` are the graphs' names without credentials (``provider`` + safe
+    target). The command passes a Postgres-backed journal
+    (:class:`experio_platform.graph.journal.DatabaseJournal`).
+    """
+
+    def unfinished(self, source: str, target: str) -> bool:
+        """Return True when a run from ``source`` into ``target`` began and did not finish."""
+
+    def begin(self, source: str, target: str, mode: str) -> None:
+        """Record that a run starts writing (before the first write to the target)."""
+
+    def progress(self, phase: str, nodes: int, relationships: int) -> None:
+        """Record the phase reached and the entities written so far."""
+
+    def finish(self, differences: int) -> None:
+        """Record the end of the load; ``differences`` > 0 leaves the run resumable."""
+
+
+def graph_key(graph: BaseGraphProvider) -> str:
+    """Return the journal's name for a graph: provider and server/graph, no credentials."""
+    return f"{graph.name} {graph.safe_target}"
 
 
 # ---- conversion -------------------------------------------------------------------------------
@@ -252,13 +279,18 @@ def migrate_graph(
     progress: bool = False,
     constraints: bool = True,
     log: Callable[[str], None] | None = None,
+    journal: MigrationJournal | None = None,
 ) -> MigrationReport:
     """Copy every node and relationship of ``source`` into ``target``; verify; report.
 
     Raises:
         MigrationError: refused (non-empty target without a mode, source == target).
-        GraphError: a provider failed (the report so far is lost; re-run with
-            --into-existing to continue idempotently).
+        GraphError: a provider failed (the report so far is lost; re-running the same call
+            with the same ``journal`` resumes: the unfinished run is recognised and the load
+            is redone with MERGE on uid, which writes nothing twice).
+
+    ``journal``: records the run; a non-empty target that holds this source's UNFINISHED run
+    (killed, failed, or verified with differences) is resumed instead of refused.
     """
     say = log or (lambda _msg: None)
     mode = "into-existing" if into_existing else "clear-target" if clear_target else "fresh"
@@ -280,13 +312,26 @@ def migrate_graph(
         now = time.perf_counter()
         report.phases[name] = round(now - mark, 3)
         mark = now
+        if journal is not None and not dry_run:
+            journal.progress(name, report.nodes_written, report.relationships_written)
 
     report.phases["inventory"] = round(mark - started, 3)
     target_empty = _is_empty(target)
+    skey, tkey = graph_key(source), graph_key(target)
+    resuming = (
+        not target_empty
+        and not (into_existing or clear_target)
+        and journal is not None
+        and journal.unfinished(skey, tkey)
+    )
+    if resuming:
+        # Our own interrupted run: redo it idempotently (MERGE on uid) and verify exactly.
+        into_existing, mode, report.mode = True, "resume", "resume"
     report.plan = [
         f"read {inv.nodes} nodes and {inv.relationships} relationships from {source!r} "
         f"in id windows of {size}",
-        f"target {target!r} is {'empty' if target_empty else 'NOT empty'}; mode {mode}",
+        f"target {target!r} is {'empty' if target_empty else 'NOT empty'}; mode {mode}"
+        + (" (an unfinished run of this migration: continue, MERGE on uid)" if resuming else ""),
         f"create uid indexes on {len(inv.labels)} label(s) "
         f"{'before' if into_existing else 'after'} the load",
         f"write nodes grouped by {len(inv.label_sets)} label set(s) "
@@ -304,10 +349,12 @@ def migrate_graph(
             hint="Use --into-existing (MERGE on uid) or --clear-target (deletes the target "
             "graph first; never the source).",
         )
+    if journal is not None:
+        journal.begin(skey, tkey, mode)
     if clear_target and not target_empty:
         say(f"clearing target {target!r}")
         _clear(target)
-    verify_exact = target_empty or clear_target
+    verify_exact = target_empty or clear_target or resuming
 
     labels = sorted(inv.labels)
     if into_existing:
@@ -340,6 +387,8 @@ def migrate_graph(
     say("verifying")
     report.differences = verify(source, target, id_map, exact=verify_exact, sample=sample)
     phase("verify")
+    if journal is not None:
+        journal.finish(len(report.differences))
     # End to end: inventory, schema, copy and verification.
     report.seconds = time.perf_counter() - started
     return report

@@ -61,4 +61,48 @@ class Migration(migrations.Migration):
                 "indexes": [models.Index(fields=["status", "id"], name="graph_outbox_status_id")],
             },
         ),
+        migrations.CreateModel(
+            name="GraphMigrationRun",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="Provider and graph, no credentials.", max_length=300
+                    ),
+                ),
+                (
+                    "target",
+                    models.CharField(
+                        help_text="Provider and graph, no credentials.", max_length=300
+                    ),
+                ),
+                ("mode", models.CharField(max_length=20)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("running", "running"), ("finished", "finished")],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("phase", models.CharField(blank=True, default="", max_length=20)),
+                ("nodes_written", models.PositiveBigIntegerField(default=0)),
+                ("relationships_written", models.PositiveBigIntegerField(default=0)),
+                ("differences", models.PositiveIntegerField(default=0)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+            ],
+            options={
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(fields=["target", "status"], name="graph_migration_target")
+                ],
+            },
+        ),
     ]

@@ -222,3 +222,71 @@ def test_migrate__2000_nodes_6000_relationships(
     assert (report.nodes_written, report.relationships_written) == (2000, 6000)
     assert _counts(falkor) == _counts(falkor2) and report.rate > 0
     assert any(line.startswith("unique GtP.uid") for line in report.schema)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_graph_migrate_command__killed_mid_load_then_rerun_resumes(
+    falkor: FalkorDBProvider, falkor2: FalkorDBProvider
+) -> None:
+    """Kill a real ``manage.py graph_migrate`` process mid-load (SIGKILL), re-run the SAME
+    command: it recognises its unfinished run, continues with MERGE on uid, verifies exactly
+    and duplicates nothing. A foreign non-empty target is still refused."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from experio_platform.graph.models import GraphMigrationRun
+
+    nodes = 30000
+    falkor.run(f"UNWIND range(0, {nodes - 1}) AS i CREATE (:GtK {{uid: 'k' + toString(i), i: i}})")
+    falkor.run("UNWIND range(0, 99) AS i CREATE (:GtKNoUid {i: i})")  # deterministic uids
+    falkor.run(
+        "UNWIND range(0, 2999) AS i WITH i, (i * 7 + 1) % 3000 AS y "
+        "MATCH (a) WHERE id(a) = i WITH a, i, y MATCH (b) WHERE id(b) = y "
+        "CREATE (a)-[:GT_R {i: i}]->(b)"
+    )
+    env = {
+        **os.environ,
+        "DB_NAME": connection.settings_dict["NAME"],
+        "DJANGO_SETTINGS_MODULE": "tests.graph.subprocess_settings",
+    }
+    command = [
+        sys.executable, "manage.py", "graph_migrate", "--source", "falkordb",
+        "--target", "falkordb", "--source-graph", falkor.graph_name,
+        "--target-graph", falkor2.graph_name, "--batch-size", "100", "--no-progress",
+    ]  # fmt: skip
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    written = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None:
+        if falkor2.graph_name in falkor2.command("GRAPH.LIST"):
+            written = falkor2.run("MATCH (n) RETURN count(n)", read_only=True).value()
+            if written >= 1000:
+                break
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.communicate()
+    partial = falkor2.run("MATCH (n) RETURN count(n)", read_only=True).value()
+    assert 0 < partial < nodes, f"not killed mid-load ({partial} nodes written)"
+    run = GraphMigrationRun.objects.get()
+    assert run.status == GraphMigrationRun.Status.RUNNING
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
+    assert "unfinished run of this migration" in done.stdout
+    assert _counts(falkor) == _counts(falkor2)
+    dup = "MATCH (n) WITH n.uid AS u, count(n) AS c WHERE c > 1 RETURN count(u)"
+    assert falkor2.run(dup).value() == 0
+    rdup = "MATCH ()-[r]->() WITH r.uid AS u, count(r) AS c WHERE c > 1 RETURN count(u)"
+    assert falkor2.run(rdup).value() == 0
+    assert list(GraphMigrationRun.objects.values_list("mode", "status", "phase")) == [
+        ("fresh", "finished", "superseded"),
+        ("resume", "finished", "verify"),
+    ]
+    # The run is finished now: the target counts as foreign again and a plain re-run refuses.
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "not empty" in again.stderr

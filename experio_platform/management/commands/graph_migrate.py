@@ -2,6 +2,11 @@
 
 Exit codes: 0 copied and verified (or --dry-run); 1 refused (non-empty target), a provider
 failed, or verification found differences (listed); 2 usage/configuration error.
+
+Resumable: every run is journaled in Postgres (GraphMigrationRun). Re-running the same command
+after an interruption finds its own unfinished run for that source and target and continues
+with MERGE on uid (nothing is written twice); a non-empty target without such a run is foreign
+and still refused.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ class Command(BaseCommand):
         mode.add_argument(
             "--into-existing",
             action="store_true",
-            help="write into a non-empty target, MERGE on uid (also: resume after a failure)",
+            help="write into a non-empty target, MERGE on uid (an interrupted run of the same "
+            "migration is resumed without it)",
         )
         mode.add_argument(
             "--clear-target",
@@ -56,6 +62,7 @@ class Command(BaseCommand):
         from dataclasses import replace
 
         from experio_platform.graph.handler import build_provider, current_config
+        from experio_platform.graph.journal import DatabaseJournal
         from experio_platform.graph.migrate import MigrationError, describe, migrate_graph
 
         if options["batch_size"] is not None and options["batch_size"] < 1:
@@ -82,12 +89,14 @@ class Command(BaseCommand):
                 progress=not options["no_progress"] and not options["json"],
                 constraints=not options["no_constraints"],
                 log=lambda msg: self.stderr.write(msg),
+                journal=DatabaseJournal(),
             )
         except MigrationError as exc:
             raise CommandError(str(exc), returncode=EXIT_FAILED) from exc
         except GraphError as exc:
             raise CommandError(
-                f"{exc} Re-run with --into-existing to continue idempotently.",
+                f"{exc} Re-run the same command to continue (it resumes its unfinished run "
+                "idempotently).",
                 returncode=EXIT_FAILED,
             ) from exc
         finally:
