@@ -2,6 +2,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from experio_platform.compat import check_constraint
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -62,7 +64,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'service configuration',
                 'ordering': ['key'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('min_replicas__lte', models.F('max_replicas'))), name='scaling_min_lte_max', violation_error_message='Minimum replicas must not exceed maximum replicas.'), models.CheckConstraint(condition=models.Q(models.Q(('mode', 'keep_alive'), _negated=True), ('pinned_replicas__gte', 1), _connector='OR'), name='scaling_keep_alive_gte_1', violation_error_message='keep_alive needs at least 1 pinned replica.'), models.CheckConstraint(condition=models.Q(models.Q(('mode', 'keep_alive'), _negated=True), models.Q(('pinned_replicas__gte', models.F('min_replicas')), ('pinned_replicas__lte', models.F('max_replicas'))), _connector='OR'), name='scaling_pinned_within_bounds', violation_error_message='Pinned replicas must lie between minimum and maximum.'), models.CheckConstraint(condition=models.Q(('target_messages_per_replica__gte', 1)), name='scaling_target_gte_1', violation_error_message='Target messages per replica must be at least 1.'), models.CheckConstraint(condition=models.Q(('max_scale_up_step__gte', 1), ('max_scale_down_step__gte', 1)), name='scaling_steps_gte_1', violation_error_message='Step limits must be at least 1.')],
+                'constraints': [check_constraint(condition=models.Q(('min_replicas__lte', models.F('max_replicas'))), name='scaling_min_lte_max', violation_error_message='Minimum replicas must not exceed maximum replicas.'), check_constraint(condition=models.Q(models.Q(('mode', 'keep_alive'), _negated=True), ('pinned_replicas__gte', 1), _connector='OR'), name='scaling_keep_alive_gte_1', violation_error_message='keep_alive needs at least 1 pinned replica.'), check_constraint(condition=models.Q(models.Q(('mode', 'keep_alive'), _negated=True), models.Q(('pinned_replicas__gte', models.F('min_replicas')), ('pinned_replicas__lte', models.F('max_replicas'))), _connector='OR'), name='scaling_pinned_within_bounds', violation_error_message='Pinned replicas must lie between minimum and maximum.'), check_constraint(condition=models.Q(('target_messages_per_replica__gte', 1)), name='scaling_target_gte_1', violation_error_message='Target messages per replica must be at least 1.'), check_constraint(condition=models.Q(('max_scale_up_step__gte', 1), ('max_scale_down_step__gte', 1)), name='scaling_steps_gte_1', violation_error_message='Step limits must be at least 1.')],
             },
         ),
         migrations.CreateModel(

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.db.models import Q
 
+from experio_platform.compat import check_constraint
 from experio_platform.scaling.defaults import SEEDED_FIELDS
 
 __all__ = [
@@ -243,17 +244,17 @@ class ServiceConfiguration(models.Model):
         ordering = ["key"]
         verbose_name = "service configuration"
         constraints = [
-            models.CheckConstraint(
+            check_constraint(
                 condition=Q(min_replicas__lte=models.F("max_replicas")),
                 name="scaling_min_lte_max",
                 violation_error_message="Minimum replicas must not exceed maximum replicas.",
             ),
-            models.CheckConstraint(
+            check_constraint(
                 condition=~Q(mode="keep_alive") | Q(pinned_replicas__gte=1),
                 name="scaling_keep_alive_gte_1",
                 violation_error_message="keep_alive needs at least 1 pinned replica.",
             ),
-            models.CheckConstraint(
+            check_constraint(
                 condition=~Q(mode="keep_alive")
                 | Q(
                     pinned_replicas__gte=models.F("min_replicas"),
@@ -262,12 +263,12 @@ class ServiceConfiguration(models.Model):
                 name="scaling_pinned_within_bounds",
                 violation_error_message="Pinned replicas must lie between minimum and maximum.",
             ),
-            models.CheckConstraint(
+            check_constraint(
                 condition=Q(target_messages_per_replica__gte=1),
                 name="scaling_target_gte_1",
                 violation_error_message="Target messages per replica must be at least 1.",
             ),
-            models.CheckConstraint(
+            check_constraint(
                 condition=Q(max_scale_up_step__gte=1) & Q(max_scale_down_step__gte=1),
                 name="scaling_steps_gte_1",
                 violation_error_message="Step limits must be at least 1.",
