@@ -4,7 +4,9 @@ The configuration comes from the settings store (``experio_platform.config.get``
 GRAPH_PROVIDER, NEO4J_URI/USER/PASSWORD/DATABASE, FALKOR_URI/PASSWORD/GRAPH. Each call reads
 them (the store caches) and compares with the live provider's frozen config: a change builds a
 NEW provider (the live one is never mutated; in-flight calls on it finish) and the previous one
-is closed on the following change. Nothing connects here: providers connect on first use.
+is closed once an in-flight call on it must have ended (its connect timeout plus its query
+timeout times its retry attempts), by the next ``get_graph()`` call after that. Nothing
+connects here: providers connect on first use.
 After ``os.fork`` the child forgets every native client (the parent's sockets are not its own).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 from django.utils.module_loading import import_string
@@ -36,7 +39,8 @@ DEFAULT_FALKOR_GRAPH = "experio"
 
 _lock = threading.Lock()
 _current: BaseGraphProvider | None = None
-_retired: list[BaseGraphProvider] = []
+# Retired providers and the monotonic time after which no call can still be using them.
+_retired: list[tuple[float, BaseGraphProvider]] = []
 _fork_hook_registered = False
 
 
@@ -84,6 +88,23 @@ def current_config(provider: str | None = None) -> GraphConfig:
     )
 
 
+def _grace(provider: BaseGraphProvider) -> float:
+    # The longest a call that started on it can still run (each retry waits for its answer).
+    cfg = provider.config
+    return cfg.connect_timeout + cfg.query_timeout * max(1, cfg.retry_attempts)
+
+
+def _close_expired(now: float) -> None:
+    # Called with _lock held.
+    keep = []
+    for until, old in _retired:
+        if until <= now:
+            old.close()
+        else:
+            keep.append((until, old))
+    _retired[:] = keep
+
+
 def provider_class(name: str) -> type[BaseGraphProvider]:
     """Return the provider class registered under ``name`` in GRAPH_PROVIDERS."""
     from experio_platform.conf import platform_settings as ps
@@ -122,6 +143,9 @@ def get_graph(provider: str | None = None) -> BaseGraphProvider:
     global _current
     _register_fork_hook()
     config = current_config(provider)
+    if _retired and _retired[0][0] <= time.monotonic():
+        with _lock:
+            _close_expired(time.monotonic())
     live = _current
     if provider is None and live is not None and live.config == config:
         return live
@@ -132,12 +156,11 @@ def get_graph(provider: str | None = None) -> BaseGraphProvider:
         if live is not None and live.config == config:
             return live
         fresh = build_provider(config)
-        # Close what was retired before; the provider being replaced may still be in use.
-        for old in _retired:
-            old.close()
-        _retired.clear()
+        # The provider being replaced may still be in use: it is closed after its grace.
+        now = time.monotonic()
+        _close_expired(now)
         if live is not None:
-            _retired.append(live)
+            _retired.append((now + _grace(live), live))
         _current = fresh
         return fresh
 
@@ -146,7 +169,7 @@ def reset_graph() -> None:
     """Close and forget every provider this process built (tests, settings changes)."""
     global _current
     with _lock:
-        for old in [*_retired, *([_current] if _current else [])]:
+        for old in [*(p for _, p in _retired), *([_current] if _current else [])]:
             old.close()
         _retired.clear()
         _current = None
@@ -155,7 +178,7 @@ def reset_graph() -> None:
 def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()
-    for provider in [*_retired, *([_current] if _current else [])]:
+    for provider in [*(p for _, p in _retired), *([_current] if _current else [])]:
         provider.drop_client()
 
 

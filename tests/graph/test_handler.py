@@ -24,9 +24,19 @@ def _fresh() -> None:
     reset_graph()
 
 
+_SHORT = {  # grace before a retired provider is closed: 0.1 + 0.1 * 1 s
+    "GRAPH_CONNECT_TIMEOUT": 0.1,
+    "GRAPH_QUERY_TIMEOUT": 0.1,
+    "GRAPH_RETRY_ATTEMPTS": 1,
+}
+
+
 def test_get_graph__provider_from_store_and_new_instance_on_change(settings) -> None:
+    import time
+
     settings.EXPERIO_PLATFORM = {
-        "CONFIG_OVERRIDES": {"GRAPH_PROVIDER": "falkordb", "FALKOR_URI": "redis://127.0.0.1:1"}
+        "CONFIG_OVERRIDES": {"GRAPH_PROVIDER": "falkordb", "FALKOR_URI": "redis://127.0.0.1:1"},
+        **_SHORT,
     }
     first = get_graph()
     assert isinstance(first, FalkorDBProvider) and first.name == "falkordb"
@@ -39,14 +49,43 @@ def test_get_graph__provider_from_store_and_new_instance_on_change(settings) -> 
     second = get_graph()
     assert second is not first and second.graph_name == "graph_other"
     assert first.config.database == "experio"  # the live instance was not mutated
+    assert not first.closed  # in-flight calls may still use it: closed after its grace
+    time.sleep(0.25)
+    assert get_graph() is second and first.closed
 
     config.set("GRAPH_PROVIDER", "neo4j", source="test")
     config.set("NEO4J_URI", "bolt://127.0.0.1:1", source="test")
     config.clear_cache()
     third = get_graph()
     assert isinstance(third, Neo4jProvider) and third.name == "neo4j"
-    assert first.closed  # retired twice ago: closed on this swap
     assert not second.closed  # just retired: in-flight calls may still use it
+    time.sleep(0.25)
+    assert get_graph() is third and second.closed and not third.closed
+
+
+def test_get_graph__store_change_of_uri_takes_effect_for_the_next_call(
+    settings, falkor: FalkorDBProvider, closed_port: int
+) -> None:
+    """A wrong FALKOR_URI fails; fixing it in the settings store (no restart) makes the next
+    call on get_graph() reach the real server; the broken instance is not mutated."""
+    from experio_platform.graph.exceptions import GraphUnavailable
+
+    settings.EXPERIO_PLATFORM = {
+        "CONFIG_OVERRIDES": {
+            "GRAPH_PROVIDER": "falkordb",
+            "FALKOR_URI": f"redis://127.0.0.1:{closed_port}",
+            "FALKOR_GRAPH": falkor.graph_name,
+        },
+        **_SHORT,
+    }
+    broken = get_graph()
+    with pytest.raises(GraphUnavailable):
+        broken.run("RETURN 1")
+    config.set("FALKOR_URI", falkor.config.uri, source="test")
+    config.clear_cache()
+    fixed = get_graph()
+    assert fixed is not broken and fixed.run("RETURN 5 AS x").value() == 5
+    assert broken.config.uri.endswith(str(closed_port))
 
 
 def test_get_graph__unknown_provider_is_configuration_error(settings) -> None:
