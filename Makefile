@@ -17,12 +17,21 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# A second environment with Django 4.2 LTS: make test runs the suite on both supported LTS lines.
+VENV42 := .venv-django42
+STAMP42 := $(VENV42)/.installed
+$(STAMP42): pyproject.toml
+	@test -x $(VENV42)/bin/python || $(PYTHON) -m venv $(VENV42)
+	$(VENV42)/bin/pip install -q --upgrade pip
+	$(VENV42)/bin/pip install -q -e '.[dev]' 'Django>=4.2,<4.3'
+	@touch $(STAMP42)
+
 ## make dev: the app on 127.0.0.1:8000 on embedded defaults (SQLite, embedded FalkorDB). Ctrl-C stops it.
 dev: $(STAMP)
 	@scripts/dev.sh
 
 ## make test: installs and starts PostgreSQL, Redis, RabbitMQ, FalkorDB; lint, migrations check, pytest.
-test: $(STAMP)
+test: $(STAMP) $(STAMP42)
 	@scripts/test.sh
 
 lint: $(STAMP)

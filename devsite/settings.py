@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -78,12 +79,12 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> dict[str, Any]:
     url = env("DATABASE_URL")
     if url:
         import dj_database_url
 
-        return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        return dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     if env("DB_NAME") or env("DB_HOST"):
         return {
             "ENGINE": "django.db.backends.postgresql",
@@ -96,7 +97,7 @@ def _database() -> dict:
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {"connect_timeout": 5},
         }
-    path = Path(env("SQLITE_PATH", str(BASE_DIR / ".run" / "dev" / "db.sqlite3")))
+    path = Path(env("SQLITE_PATH") or BASE_DIR / ".run" / "dev" / "db.sqlite3")
     path.parent.mkdir(parents=True, exist_ok=True)
     return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
 

@@ -15,4 +15,5 @@ def check_constraint(*, condition: models.Q, name: str, **kwargs: Any) -> models
     migrations build their constraints through this so one migration file loads on both.
     """
     keyword = "condition" if django.VERSION >= (5, 1) else "check"
-    return models.CheckConstraint(name=name, **{keyword: condition}, **kwargs)
+    kwargs[keyword] = condition
+    return models.CheckConstraint(name=name, **kwargs)
