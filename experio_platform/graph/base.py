@@ -252,6 +252,12 @@ class BaseGraphProvider(ABC):
                 # it comes back (the driver's own retries are off): start with a clean pool.
                 self.reset_connection()
             raise
+        except BaseException:
+            # Not the graph's answer (a bug, an interrupt): it says nothing about the server,
+            # but a probe that never reports back would keep the breaker open for good.
+            if probe:
+                self.breaker.release_probe()
+            raise
         self.breaker.record_success(probe)
         return result
 

@@ -71,6 +71,11 @@ class CircuitBreaker:
             if probe:
                 self._probing = False
 
+    def release_probe(self) -> None:
+        """Let another call be the probe (this one ended without a verdict on the server)."""
+        with self._lock:
+            self._probing = False
+
     def reset(self) -> None:
         self.record_success()
 
