@@ -151,6 +151,8 @@ def test_graph_migrate_command__dry_run_refusal_and_copy(
     text = out.getvalue()
     assert "label GtM: 12" in text and "type GT_NEXT: 12" in text and "plan:" in text
     assert "property GtM.w: float" in text
+    assert "label set GtExtra:GtM: 4" in text and "label set GtM: 8" in text
+    assert "type GT_SELF: 1" in text and "source: 23 nodes, 23 relationships" in text
     assert falkor2.run("MATCH (n) RETURN count(n)").value() == 0  # dry run wrote nothing
     falkor2.run("CREATE (:Other {uid: 'o'})")
     with pytest.raises(CommandError) as info:
@@ -290,3 +292,28 @@ def test_graph_migrate_command__killed_mid_load_then_rerun_resumes(
     # The run is finished now: the target counts as foreign again and a plain re-run refuses.
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 1 and "not empty" in again.stderr
+
+
+@pytest.mark.django_db
+def test_graph_migrate_command__verification_failure_exits_1_listing_differences(
+    settings, monkeypatch, falkor: FalkorDBProvider, falkor2: FalkorDBProvider
+) -> None:
+    """Relationships are not copied (the copy step is replaced by a no-op): the real
+    verification must catch it, list each difference and exit 1."""
+    from experio_platform.graph import migrate
+
+    settings.EXPERIO_PLATFORM = {
+        "CONFIG_OVERRIDES": {"FALKOR_URI": falkor.config.uri, "FALKOR_GRAPH": falkor.graph_name}
+    }
+    _seed(falkor, nodes=12)
+    monkeypatch.setattr(migrate, "_copy_relationships", lambda *args, **kwargs: None)
+    out = io.StringIO()
+    with pytest.raises(CommandError) as info:
+        call_command(
+            "graph_migrate", "--source", "falkordb", "--target", "falkordb",
+            "--target-graph", falkor2.graph_name, "--no-progress", stdout=out,
+        )  # fmt: skip
+    assert info.value.returncode == 1 and "difference" in str(info.value)
+    text = out.getvalue()
+    assert "DIFFERENCE type GT_NEXT: source 12, target 0" in text
+    assert "DIFFERENCE type GT_SELF: source 1, target 0" in text
