@@ -32,11 +32,10 @@ class GraphHealth:
     server_version: str | None = None
 
 
-@dataclass(frozen=True)
-class GraphNode:
-    id: str
-    labels: tuple[str, ...]
-    properties: Mapping[str, Any] = field(default_factory=dict)
+class _Properties:
+    """Read a node's or relationship's properties by key, like a dict."""
+
+    properties: Mapping[str, Any]
 
     def __getitem__(self, key: str) -> Any:
         return self.properties[key]
@@ -46,18 +45,19 @@ class GraphNode:
 
 
 @dataclass(frozen=True)
-class GraphRelationship:
+class GraphNode(_Properties):
+    id: str
+    labels: tuple[str, ...]
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GraphRelationship(_Properties):
     id: str
     type: str
     start_id: str
     end_id: str
     properties: Mapping[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.properties[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.properties.get(key, default)
 
 
 @dataclass(frozen=True)

@@ -6,48 +6,18 @@ Neo4j that count every connection; ``graph_status`` is the positive control (it 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-
-class _Counter:
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.05)
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    @property
-    def port(self) -> int:
-        return int(self.sock.getsockname()[1])
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
+from tests.graph.servers import CountingListener
 
 
 @pytest.fixture
-def listeners() -> Iterator[tuple[_Counter, _Counter]]:
-    pair = (_Counter(), _Counter())
+def listeners() -> Iterator[tuple[CountingListener, CountingListener]]:
+    pair = (CountingListener(), CountingListener())
     yield pair
     for item in pair:
         item.close()
@@ -55,7 +25,7 @@ def listeners() -> Iterator[tuple[_Counter, _Counter]]:
 
 @pytest.mark.django_db(transaction=True)  # the children use the test database
 def test_no_graph_connection__import_app_start_migrate_initdb(
-    listeners: tuple[_Counter, _Counter],
+    listeners: tuple[CountingListener, CountingListener],
 ) -> None:
     from django.db import connection
 

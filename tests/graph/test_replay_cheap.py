@@ -8,8 +8,6 @@ one bounded attempt, then the open circuit breaker answers the next runs without
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -19,43 +17,14 @@ from experio_platform.graph import reset_graph
 from experio_platform.graph.models import GraphOutbox
 from experio_platform.graph.outbox import defer
 from experio_platform.graph.tasks import replay_graph_outbox
+from tests.graph.servers import CountingListener
 
 MERGE = "MERGE (n:GtCheap {uid: $uid})"
 
 
-class _CountingRefuser:
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.05)
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return int(self.sock.getsockname()[1])
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-
-
 @pytest.fixture
-def down_graph(settings) -> Iterator[_CountingRefuser]:
-    server = _CountingRefuser()
+def down_graph(settings) -> Iterator[CountingListener]:
+    server = CountingListener()
     settings.EXPERIO_PLATFORM = {
         "CONFIG_OVERRIDES": {
             "GRAPH_PROVIDER": "falkordb",
@@ -76,7 +45,7 @@ def down_graph(settings) -> Iterator[_CountingRefuser]:
 
 
 @pytest.mark.django_db
-def test_replay_task__empty_outbox_touches_no_graph(down_graph: _CountingRefuser) -> None:
+def test_replay_task__empty_outbox_touches_no_graph(down_graph: CountingListener) -> None:
     started = time.monotonic()
     report = replay_graph_outbox()
     assert report["applied"] == 0 and report["remaining"] == 0 and report["stopped"] == ""
@@ -86,7 +55,7 @@ def test_replay_task__empty_outbox_touches_no_graph(down_graph: _CountingRefuser
 
 @pytest.mark.django_db
 def test_replay_task__graph_down_breaker_open_no_connection_storm(
-    down_graph: _CountingRefuser,
+    down_graph: CountingListener,
 ) -> None:
     for i in range(3):
         defer(MERGE, {"uid": f"c{i}"}, key=f"c{i}")
