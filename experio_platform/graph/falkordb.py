@@ -36,6 +36,7 @@ from experio_platform.graph.exceptions import (
     GraphUnavailable,
     sanitize,
 )
+from experio_platform.graph.falkordb_params import params_header
 from experio_platform.graph.types import (
     GraphHealth,
     GraphNode,
@@ -133,6 +134,10 @@ class FalkorDBProvider(BaseGraphProvider):
     ) -> QueryResult:
         started = time.perf_counter()
         timeout_ms = max(1, int(timeout * 1000))
+        if params:
+            # Same text as the client's own header, built faster (see falkordb_params).
+            cypher = params_header(params) + cypher
+            params = {}
         try:
             if read_only:
                 try:
