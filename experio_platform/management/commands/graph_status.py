@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from experio_platform.exceptions import ConfigurationError
 from experio_platform.graph.exceptions import GraphError
@@ -32,6 +33,16 @@ class Command(BaseCommand):
             graph = get_graph()
         except ConfigurationError as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        except DatabaseError as exc:
+            # The provider and its credentials live in the settings store: without PostgreSQL
+            # there is no way to know which graph to ask.
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise CommandError(
+                f"The settings store (PostgreSQL) cannot be read, so the active graph provider "
+                f"is unknown: {type(exc).__name__}: {first_line}. Check DATABASE_URL / DB_* "
+                "and that the database is up, then run graph_status again.",
+                returncode=EXIT_FAILED,
+            ) from exc
         health = graph.health(options["timeout"])
         data: dict[str, Any] = {
             "provider": graph.name,
