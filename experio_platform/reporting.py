@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from django.core.management.base import BaseCommand
+    from django.core.management.base import BaseCommand, CommandParser
 
 Action = Literal["created", "updated", "unchanged", "skipped", "drift", "error", "deleted"]
 ACTIONS: tuple[str, ...] = (
@@ -120,6 +120,18 @@ class SeedReport:
 
     def render_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+
+def add_report_arguments(
+    parser: CommandParser,
+    *,
+    dry_run_help: str = "Print the plan, write nothing.",
+    check_help: str = "Like --dry-run; exit 3 when changes are pending.",
+) -> None:
+    """Add the flags every seed-like command shares: ``--dry-run``, ``--check``, ``--json``."""
+    parser.add_argument("--dry-run", action="store_true", help=dry_run_help)
+    parser.add_argument("--check", action="store_true", help=check_help)
+    parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
 
 def emit(

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from experio_platform.config.initdb import DatabaseUnavailable, run_initdb
 from experio_platform.config.system_checks import enforce_encryption_keys
 from experio_platform.exceptions import ConfigurationError
-from experio_platform.reporting import EXIT_FAILED, EXIT_USAGE, emit
+from experio_platform.reporting import EXIT_FAILED, EXIT_USAGE, add_report_arguments, emit
 
 
 class Command(BaseCommand):
@@ -42,11 +42,7 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help="How long to wait for the database before failing (default 60).",
         )
-        parser.add_argument("--dry-run", action="store_true", help="Print the plan, write nothing.")
-        parser.add_argument(
-            "--check", action="store_true", help="Like --dry-run; exit 3 when changes are pending."
-        )
-        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+        add_report_arguments(parser)
 
     def handle(self, *args: Any, **opts: Any) -> None:
         dry_run = opts["dry_run"] or opts["check"]

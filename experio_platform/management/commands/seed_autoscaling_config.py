@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from experio_platform.exceptions import ConfigurationError
-from experio_platform.reporting import EXIT_USAGE, emit
+from experio_platform.reporting import EXIT_USAGE, add_report_arguments, emit
 from experio_platform.scaling.seed import UnknownServiceError, seed_autoscaling_config
 
 
@@ -31,15 +31,11 @@ class Command(BaseCommand):
             metavar="KEY",
             help="Seed only this service key (repeatable; commas also accepted).",
         )
-        parser.add_argument(
-            "--dry-run", action="store_true", help="Print the per-field diff, write nothing."
+        add_report_arguments(
+            parser,
+            dry_run_help="Print the per-field diff, write nothing.",
+            check_help="Like --dry-run; exit 3 when something would change.",
         )
-        parser.add_argument(
-            "--check",
-            action="store_true",
-            help="Like --dry-run; exit 3 when something would change.",
-        )
-        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         dry_run = opts["dry_run"] or opts["check"]

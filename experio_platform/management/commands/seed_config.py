@@ -11,7 +11,7 @@ from experio_platform.config.crypto import DecryptionError
 from experio_platform.config.seed import parse_assignments, rotate_keys, seed_config
 from experio_platform.config.system_checks import enforce_encryption_keys
 from experio_platform.exceptions import ConfigurationError
-from experio_platform.reporting import EXIT_FAILED, EXIT_USAGE, emit
+from experio_platform.reporting import EXIT_FAILED, EXIT_USAGE, add_report_arguments, emit
 
 
 class Command(BaseCommand):
@@ -69,13 +69,9 @@ class Command(BaseCommand):
             action="store_true",
             help="Re-encrypt every secret under the first ENCRYPTION_KEYS key (nothing else).",
         )
-        parser.add_argument("--dry-run", action="store_true", help="Print the plan, write nothing.")
-        parser.add_argument(
-            "--check",
-            action="store_true",
-            help="Like --dry-run; exit 3 when changes or drift are pending.",
+        add_report_arguments(
+            parser, check_help="Like --dry-run; exit 3 when changes or drift are pending."
         )
-        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         dry_run = opts["dry_run"] or opts["check"]
