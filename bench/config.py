@@ -13,7 +13,8 @@ measures, with the registry at N built-in keys, 2N and 4N (host keys added throu
 * beside it, ``createsuperuser --noinput`` (in-process, Django's default PBKDF2 hasher, a new
   user each run) and ``initdb`` on an initialised database.
 
-It prints a Markdown table for docs/BENCHMARKS.md and drops the database.
+It prints the Markdown table, writes it into the ``## Settings store`` section of
+docs/BENCHMARKS.md (the prose around it stays; ``--no-write`` skips that) and drops the database.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def _median_ms(func, runs: int) -> float:  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
     if not os.environ.get("DB_HOST"):
         print("bench/config.py: run `. .run/test/env.sh` first (needs DB_HOST).", file=sys.stderr)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB}"')
     try:
-        return _run(args.runs)
+        return _run(args.runs, write=not args.no_write)
     finally:
         from django.db import connections
 
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
 
 
-def _run(runs: int) -> int:
+def _run(runs: int, *, write: bool) -> int:
     import django
 
     django.setup()
@@ -90,6 +92,7 @@ def _run(runs: int) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext, override_settings
 
+    from bench.common import replace_table
     from experio_platform.config import ConfigKey
     from experio_platform.config.registry import BUILTIN_KEYS
 
@@ -144,10 +147,13 @@ def _run(runs: int) -> int:
     ms = _median_ms(createsuperuser, runs)
     rows.append(("`createsuperuser --noinput` (new user, PBKDF2)", len(ctx.captured_queries), ms))
 
-    print("| run | SQL queries | median ms |")
-    print("|---|---:|---:|")
-    for name, queries, ms in rows:
-        print(f"| {name} | {queries} | {ms:.1f} |")
+    table = "| run | SQL queries | median ms |\n|---|---:|---:|\n" + "".join(
+        f"| {name} | {queries} | {ms:.1f} |\n" for name, queries, ms in rows
+    )
+    print(table, end="")
+    if write:
+        replace_table("Settings store", table)
+        print("wrote the table of ## Settings store in docs/BENCHMARKS.md")
     return 0
 
 

@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import datetime as dt
 import os
-import re
 import statistics
 import sys
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import write_section  # noqa: E402
 
 
 def _django() -> None:
@@ -283,19 +284,6 @@ def render_section(bulk: dict, mig: dict, load: tuple, cmd: str) -> str:
     )
 
 
-def write_section(text: str, path: Path = ROOT / "docs" / "BENCHMARKS.md") -> None:
-    """Replace (or append) only the "## Graph" section of docs/BENCHMARKS.md."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    match = re.search(r"^## Graph\n.*?(?=^## |\Z)", current, flags=re.S | re.M)
-    if match:
-        rest = current[match.end() :]
-        section = text.rstrip("\n") + ("\n\n" if rest else "\n")
-        updated = current[: match.start()] + section + rest
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.write_text(updated)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="migration runs")
@@ -333,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load average after: {os.getloadavg()}")
         if not args.no_write:
             cmd = ". .run/test/env.sh && .venv/bin/python -m bench.graph"
-            write_section(render_section(bulk, mig, (load_before, os.getloadavg()[0]), cmd))
+            loads = (load_before, os.getloadavg()[0])
+            write_section("Graph", render_section(bulk, mig, loads, cmd))
             print("wrote the ## Graph section of docs/BENCHMARKS.md")
     finally:
         server.close()

@@ -30,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import write_section  # noqa: E402
 from tests.support.net import free_port, wait_port  # noqa: E402
 from tests.support.proxy import FaultProxy  # noqa: E402
 from tests.support.servers import PrivateRedis  # noqa: E402
@@ -344,19 +345,6 @@ def render(r: dict[str, Any], storm_seconds: int) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path = ROOT / "docs" / "BENCHMARKS.md") -> None:
-    """Replace (or append) only the "## Health" section of docs/BENCHMARKS.md."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    match = re.search(r"^## Health\n.*?(?=^## |\Z)", current, flags=re.S | re.M)
-    if match:
-        rest = current[match.end() :]
-        section = text.rstrip("\n") + ("\n\n" if rest else "\n")
-        updated = current[: match.start()] + section + rest
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.write_text(updated)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--storm-seconds", type=int, default=10)
@@ -415,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(result, args.storm_seconds)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("Health", text)
         log("wrote the ## Health section of docs/BENCHMARKS.md")
     log(f"done in {result['total_seconds']} s")
     return 0

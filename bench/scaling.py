@@ -36,12 +36,12 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.common import write_section
 from experio_platform.scaling.defaults import WORKER_DEFAULTS
 from experio_platform.scaling.policy import (
     Memory,
@@ -418,17 +418,6 @@ def reading(short: list[dict[str, Any]], long: list[dict[str, Any]]) -> str:
     )
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Scaling\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text.rstrip() + "\n\n", current, count=1)
-    else:
-        updated = current.rstrip() + "\n\n" + text
-    path.write_text(updated.rstrip() + "\n")
-
-
 def scenario(arrivals: list[Msg], days: int, seed: int, grace: float) -> list[Result]:
     """The model, the seeded defaults and two variants of ours, all with one grace period."""
     return [
@@ -487,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         day = 1 if args.days > 1 else 0  # the second day: a full day after a quiet start
         plot(short[:2], ROOT / "docs" / "scaling-simulation.png", day * 24, day * 24 + 24)
         write_section(
+            "Scaling",
             SECTION.format(
                 days=args.days,
                 seed=args.seed,
@@ -495,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                 reading=reading(rows_short, rows_long),
                 seeds=", ".join(str(args.seed + i) for i in range(3)),
                 spread="; ".join(spread) + ".",
-            )
+            ),
         )
         print("wrote docs/BENCHMARKS.md (## Scaling) and docs/scaling-simulation.png")
     return 0
