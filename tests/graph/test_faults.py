@@ -67,7 +67,9 @@ def test_fault__down_at_start_then_up_without_restart(server: PrivateFalkorDB, w
     started = time.monotonic()
     with pytest.raises(GraphUnavailable, match="circuit open"):
         provider.run("RETURN 1", read_only=True)
-    assert time.monotonic() - started < 0.05
+    # "circuit open" proves the network was not touched; the bound only says "no wait" with
+    # room for a loaded CI machine (the connect timeout it skips is seconds).
+    assert time.monotonic() - started < 0.5
     server.start()
     assert _eventually(provider) == 7  # same instance, no process restart
     provider.close()

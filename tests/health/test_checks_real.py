@@ -222,7 +222,7 @@ def test_llm__background_refresh_serves_fresh_result(detail, client: Client) -> 
         time.sleep(0.55)  # past half the interval: the next poll starts a background refresh
         for _ in range(5):
             code, _, elapsed = get(client)
-            assert code == 200 and elapsed < 0.1
+            assert code == 200 and elapsed < 0.5  # far below the 2 s the slow provider takes
         wait_until(lambda: len(stub.requests) == 2, timeout=2, what="the background refresh")
         for _ in range(5):
             assert get(client)[0] == 200
