@@ -104,6 +104,8 @@ DEFAULTS: dict[str, Any] = {
     "OMNISTRATE_SIDECAR_URL": None,  # None: env, else http://127.0.0.1:49750
     "OMNISTRATE_API_URL": None,  # None: env, else https://api.omnistrate.cloud
     "OMNISTRATE_API_KEY": None,  # None: env; with the ids below selects the fleet API
+    "OMNISTRATE_USER": None,  # None: env; e-mail of the fleet API sign-in (wins over the key)
+    "OMNISTRATE_PASSWORD": None,  # None: env; its password (a secret: never logged)
     "OMNISTRATE_SERVICE_ID": None,  # None: env
     "OMNISTRATE_ENVIRONMENT_ID": None,  # None: env
     "OMNISTRATE_INSTANCE_ID": None,  # None: env

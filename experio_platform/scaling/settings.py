@@ -13,6 +13,8 @@ _ENV_DEFAULTS: dict[str, str | None] = {
     "OMNISTRATE_SIDECAR_URL": "http://127.0.0.1:49750",
     "OMNISTRATE_API_URL": "https://api.omnistrate.cloud",
     "OMNISTRATE_API_KEY": None,
+    "OMNISTRATE_USER": None,
+    "OMNISTRATE_PASSWORD": None,
     "OMNISTRATE_SERVICE_ID": None,
     "OMNISTRATE_ENVIRONMENT_ID": None,
     "OMNISTRATE_INSTANCE_ID": None,

@@ -71,20 +71,22 @@ def check_scaling_settings(app_configs: Any = None, **kwargs: Any) -> list[check
             )
         )
     if backend == "omnistrate":
-        fleet = [
-            "OMNISTRATE_API_KEY",
-            "OMNISTRATE_SERVICE_ID",
-            "OMNISTRATE_ENVIRONMENT_ID",
-            "OMNISTRATE_INSTANCE_ID",
-        ]
-        present = [name for name in fleet if setting(name)]
-        if present and len(present) < len(fleet):
-            missing = [n for n in fleet if n not in present]
+        ids = ["OMNISTRATE_SERVICE_ID", "OMNISTRATE_ENVIRONMENT_ID", "OMNISTRATE_INSTANCE_ID"]
+        # Credentials: e-mail + password (documented sign-in), or an API key.
+        login = bool(setting("OMNISTRATE_USER")) and bool(setting("OMNISTRATE_PASSWORD"))
+        credentials = login or bool(setting("OMNISTRATE_API_KEY"))
+        half_login = bool(setting("OMNISTRATE_USER")) != bool(setting("OMNISTRATE_PASSWORD"))
+        present = [name for name in ids if setting(name)]
+        missing = [n for n in ids if n not in present]
+        if not credentials:
+            missing.append("OMNISTRATE_USER + OMNISTRATE_PASSWORD (or OMNISTRATE_API_KEY)")
+        if (present or credentials or half_login) and missing:
             out.append(
                 checks.Warning(
                     f"Omnistrate fleet API partly configured: {', '.join(missing)} unset, so "
                     "run_scaler uses the in-instance sidecar API instead.",
-                    hint="Set all four variables for the fleet API, or none for the sidecar.",
+                    hint="Set the three ids and the credentials for the fleet API, or none of "
+                    "them for the sidecar.",
                     id="experio_platform.W070",
                 )
             )

@@ -100,6 +100,8 @@ class _Server:
 
 class FakeOmnistrate(_Server):
     API_KEY = "test-api-key"
+    USER = "scaler@experio.example"  # the documented sign-in: e-mail + password
+    PASSWORD = "fleet-password-canary"
 
     def __init__(self, settle_reads: int = 1) -> None:
         super().__init__()
@@ -157,8 +159,9 @@ class FakeOmnistrate(_Server):
             if method == "POST" and verb == "remove":
                 return self._change(alias, -int(body["capacityToBeRemoved"]))
         if path == f"{API}/signin" and method == "POST":
-            if (body or {}).get("apiKey") != self.API_KEY:
-                return 401, {"message": "invalid API key"}
+            by_login = body == {"email": self.USER, "password": self.PASSWORD}
+            if not by_login and (body or {}).get("apiKey") != self.API_KEY:
+                return 401, {"message": "invalid credentials"}
             self.tokens_issued += 1
             return 200, {"jwtToken": f"jwt-{self.tokens_issued}"}
         m = re.fullmatch(

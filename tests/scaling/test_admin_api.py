@@ -269,6 +269,18 @@ def test_system_checks__warnings(settings, monkeypatch, capsys) -> None:
     err = capsys.readouterr().err
     assert "W070" in err and "OMNISTRATE_SERVICE_ID" in err
     assert "W071" in err and "W072" in err
+    # The ids without credentials, or an e-mail without its password: still the sidecar.
+    monkeypatch.delenv("OMNISTRATE_API_KEY")
+    for name, value in (("OMNISTRATE_SERVICE_ID", "s"), ("OMNISTRATE_ENVIRONMENT_ID", "e")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OMNISTRATE_INSTANCE_ID", "i")
+    monkeypatch.setenv("OMNISTRATE_USER", "ops@example.com")
+    call_command("check", fail_level="CRITICAL")
+    err = capsys.readouterr().err
+    assert "W070" in err and "OMNISTRATE_PASSWORD" in err
+    monkeypatch.setenv("OMNISTRATE_PASSWORD", "p")  # complete: no warning
+    call_command("check", fail_level="CRITICAL")
+    assert "W070" not in capsys.readouterr().err
     settings.EXPERIO_PLATFORM = {"SCALER_BACKEND": "log"}
     call_command("check", fail_level="CRITICAL")
     assert "W07" not in capsys.readouterr().err

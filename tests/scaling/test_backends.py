@@ -207,6 +207,43 @@ def test_omnistrate_fleet__signin_bearer_and_documented_paths() -> None:
         backend.close()
 
 
+def test_omnistrate_fleet__documented_email_password_signin_wins_over_the_key() -> None:
+    """SigninRequest(email, password) is the sign-in omnistrate-sdk-go documents; with both
+    configured it is the one used, and the password never reaches an error or the repr."""
+    with running(FakeOmnistrate()) as fake:
+        fake.set_replicas("parser", 1)
+        backend = OmnistrateBackend(
+            api_url=fake.url,
+            api_key="a-key-that-would-fail",
+            user=FakeOmnistrate.USER,
+            password=FakeOmnistrate.PASSWORD,
+            service_id="svc-1",
+            environment_id="env-1",
+            instance_id="inst-1",
+            timeout=2,
+        )
+        assert backend.read("parser").replicas == 1
+        assert fake.requests[0]["body"] == {
+            "email": FakeOmnistrate.USER,
+            "password": FakeOmnistrate.PASSWORD,
+        }
+        assert FakeOmnistrate.PASSWORD not in repr(backend)
+        backend.close()
+        wrong = OmnistrateBackend(
+            api_url=fake.url,
+            user=FakeOmnistrate.USER,
+            password="not-" + FakeOmnistrate.PASSWORD,
+            service_id="svc-1",
+            environment_id="env-1",
+            instance_id="inst-1",
+            timeout=2,
+        )
+        with pytest.raises(BackendError, match="OMNISTRATE_USER") as info:
+            wrong.read("parser")
+        assert FakeOmnistrate.PASSWORD not in str(info.value)
+        wrong.close()
+
+
 def test_omnistrate_fleet__bad_api_key_is_a_clear_error() -> None:
     with running(FakeOmnistrate()) as fake:
         backend = OmnistrateBackend(

@@ -8,14 +8,27 @@ resource. Sidecar (default ``http://127.0.0.1:49750``)::
     POST /resource/{alias}/capacity/add    {"capacityToBeAdded": n}
     POST /resource/{alias}/capacity/remove {"capacityToBeRemoved": n}
 
-Fleet API (``OMNISTRATE_API_KEY`` + service/environment/instance ids)::
+Fleet API (service/environment/instance ids + ``OMNISTRATE_USER``/``OMNISTRATE_PASSWORD``, or
+``OMNISTRATE_API_KEY``)::
 
-    POST /2022-09-01-00/signin  -> {"jwtToken": ...}   (bearer token for the calls below)
+    POST /2022-09-01-00/signin  {"email": u, "password": p}  -> {"jwtToken": ...}
+                                (or {"apiKey": k}; bearer token for the calls below)
     GET  /2022-09-01-00/fleet/service/{s}/environment/{e}/instance/{i}
     POST .../instance/{i}/add-capacity     {"resourceId": r, "capacityToBeAdded": n}
     POST .../instance/{i}/remove-capacity  {"resourceId": r, "capacityToBeRemoved": n}
 
 A lost answer raises ``OutcomeUnknown`` and is never retried here.
+
+Verified how (no Omnistrate account here; tests drive this code against a local HTTP server
+that follows these shapes): the sidecar paths, bodies and ``currentCapacity``/``status`` follow
+Omnistrate's custom-autoscaling example (omnistrate-community/custom-auto-scaling-example,
+which also shows 200 answers: both 200 and 202 are accepted); the fleet paths, the
+``resourceId`` + ``capacityToBeAdded``/``capacityToBeRemoved`` bodies, the e-mail/password
+sign-in and the replica count as the length of ``detailedNetworkTopology[*].nodes`` (matched by
+resource id, ``resourceKey`` or ``resourceName``) follow the generated Go SDK
+(omnistrate-oss/omnistrate-sdk-go: InventoryApi, SigninApi, ResourceNetworkTopologyResult).
+The API-key sign-in body ``{"apiKey": ...}`` is NOT documented there; prefer the e-mail and
+password of a service account until it is confirmed.
 """
 
 from __future__ import annotations
@@ -52,7 +65,8 @@ def _check(resp: httpx.Response, what: str) -> None:
     if resp.status_code in (401, 403):
         raise BackendError(
             f"Omnistrate refused the credentials for {what} ({resp.status_code}).",
-            hint="Check OMNISTRATE_API_KEY (fleet API) or the sidecar's identity.",
+            hint="Check OMNISTRATE_USER/OMNISTRATE_PASSWORD or OMNISTRATE_API_KEY (fleet API), "
+            "or the sidecar's identity.",
         )
     if resp.status_code >= 400:
         raise BackendError(f"Omnistrate answered {resp.status_code} for {what}.")
@@ -65,6 +79,8 @@ class OmnistrateBackend(ScalingBackend):
     sidecar_url: str = "http://127.0.0.1:49750"
     api_url: str = "https://api.omnistrate.cloud"
     api_key: str | None = field(default=None, repr=False)
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
     service_id: str | None = None
     environment_id: str | None = None
     instance_id: str | None = None
@@ -75,8 +91,19 @@ class OmnistrateBackend(ScalingBackend):
     _token: str | None = field(default=None, init=False, repr=False)
 
     @property
+    def has_credentials(self) -> bool:
+        return bool(self.api_key or (self.user and self.password))
+
+    @property
     def uses_fleet_api(self) -> bool:
-        return bool(self.api_key and self.service_id and self.environment_id and self.instance_id)
+        ids = self.service_id and self.environment_id and self.instance_id
+        return bool(ids and self.has_credentials)
+
+    def _signin_body(self) -> dict[str, str]:
+        # The documented sign-in (SDK SigninRequest: email + password) wins over the API key.
+        if self.user and self.password:
+            return {"email": self.user, "password": self.password}
+        return {"apiKey": str(self.api_key)}
 
     @property
     def client(self) -> httpx.Client:
@@ -123,7 +150,7 @@ class OmnistrateBackend(ScalingBackend):
             return self._token
         try:
             resp = self.client.post(
-                f"{self.api_url.rstrip('/')}/{API_VERSION}/signin", json={"apiKey": self.api_key}
+                f"{self.api_url.rstrip('/')}/{API_VERSION}/signin", json=self._signin_body()
             )
         except httpx.HTTPError as exc:
             raise BackendError(f"Omnistrate sign-in failed: {type(exc).__name__}") from exc
