@@ -52,9 +52,10 @@ DEFAULTS: dict[str, Any] = {
     # Fallback values of settings-store keys that have no row yet (the devsite fills it from the
     # environment); a row in the store always wins. {"NEO4J_URI": "bolt://...", ...}
     "CONFIG_OVERRIDES": {},
-    # Fernet keys (devsite: EXPERIO_ENCRYPTION_KEYS, comma-separated); the first encrypts, all
-    # decrypt; `seed_config --rotate-keys` re-encrypts under the first. Empty: a key derived
-    # from SECRET_KEY (dev fallback; system check W030, E030 in production).
+    # Fernet keys or `passphrase:<text>` entries (PBKDF2-derived; devsite:
+    # EXPERIO_ENCRYPTION_KEYS, comma-separated); the first encrypts, all decrypt; `seed_config
+    # --rotate-keys` re-encrypts under the first. Empty: a key derived from SECRET_KEY (dev
+    # fallback; system check W030, E030 in production).
     "ENCRYPTION_KEYS": [],
     # Seconds a process serves config.get() from memory before re-checking the version stamp
     # (one query): the bound on how long another process's change stays unseen. 0: every read.

@@ -354,7 +354,7 @@ def rotate_keys(*, dry_run: bool = False, actor: str = COMMAND) -> SeedReport:
     from experio_platform.config.models import ConfigChange, ConfigEntry
 
     report = SeedReport(COMMAND, dry_run=dry_run)
-    first = Fernet((crypto.configured_keys() or [crypto.fallback_key()])[0])
+    first = Fernet(crypto.fernet_keys()[0])  # a passphrase entry derived, as encrypt() does
     registry = get_registry()
     alias = router.db_for_write(ConfigEntry)
     with transaction.atomic(using=alias):

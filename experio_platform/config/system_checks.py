@@ -12,13 +12,20 @@ from experio_platform.exceptions import ConfigurationError
 _GENERATE = (
     "Generate a key with: python -c 'from cryptography.fernet import Fernet; "
     "print(Fernet.generate_key().decode())' and set EXPERIO_PLATFORM['ENCRYPTION_KEYS'] "
-    "(devsite: EXPERIO_ENCRYPTION_KEYS, comma-separated, new key first)."
+    "(devsite: EXPERIO_ENCRYPTION_KEYS, comma-separated, new key first); or use "
+    "'passphrase:<text>' (no commas in the text: they separate entries)."
+)
+_LONGER = (
+    "Use a random passphrase of at least {min} characters, e.g. python -c 'import secrets; "
+    "print(secrets.token_urlsafe(32))'; put it first as 'passphrase:<new>', keep the old entry "
+    "after a comma, run `manage.py seed_config --rotate-keys`, then drop the old entry."
 )
 
 
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """W030/E030: no ENCRYPTION_KEYS, so the SECRET_KEY-derived fallback is in use: a warning
-    with DEBUG on, an error with DEBUG off; E031: a malformed key."""
+    with DEBUG on, an error with DEBUG off; E031: a malformed entry (not a Fernet key, or an
+    empty passphrase); W032: a passphrase shorter than crypto.MIN_PASSPHRASE_LENGTH."""
     from django.conf import settings
 
     from experio_platform.config import crypto
@@ -38,10 +45,22 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
         if settings.DEBUG:
             return [checks.Warning(text, hint=_GENERATE, id="experio_platform.W030")]
         return [checks.Error(text, hint=_GENERATE, id="experio_platform.E030")]
-    return [
+    found: list[checks.CheckMessage] = [
         checks.Error(problem + ".", hint=_GENERATE, id="experio_platform.E031")
         for problem in crypto.validate_keys(keys)
     ]
+    # By position only: the message must never carry the passphrase (nor its length).
+    found += [
+        checks.Warning(
+            f"EXPERIO_PLATFORM['ENCRYPTION_KEYS'] entry {i} is a passphrase shorter than "
+            f"{crypto.MIN_PASSPHRASE_LENGTH} characters: the settings-store secrets are only as "
+            "hard to decrypt as it is to guess.",
+            hint=_LONGER.format(min=crypto.MIN_PASSPHRASE_LENGTH),
+            id="experio_platform.W032",
+        )
+        for i in crypto.short_passphrases(keys)
+    ]
+    return found
 
 
 def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -111,7 +130,7 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 
 def enforce_encryption_keys(warn: Callable[[str], None]) -> None:
-    """Apply W030/E030/E031 in the commands that write secrets (seed_config, initdb), which run
+    """Apply W030/E030/E031/W032 in the commands that write secrets (seed_config, initdb), which run
     no system checks of their own: pass warnings to ``warn``, raise ConfigurationError on an
     error, so a production run never encrypts under the SECRET_KEY fallback."""
     for message in check_encryption_keys():
