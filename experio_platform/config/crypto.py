@@ -94,10 +94,18 @@ def validate_keys(keys: list[str]) -> list[str]:
     problems = []
     for i, key in enumerate(keys, 1):
         if is_passphrase(key):
-            if not key[len(PASSPHRASE_PREFIX) :]:
+            text = key[len(PASSPHRASE_PREFIX) :]
+            if not text:
                 problems.append(
                     f"ENCRYPTION_KEYS entry {i} is an empty passphrase ('{PASSPHRASE_PREFIX}' "
                     "with nothing after it)"
+                )
+            elif "$secret." in text:
+                # The release writes passphrase:$secret.encryptionKey; had the platform not
+                # substituted it, every deployment would encrypt under the same public text.
+                problems.append(
+                    f"ENCRYPTION_KEYS entry {i} is a passphrase holding an unsubstituted "
+                    "'$secret.NAME' reference (the platform did not replace it with the secret)"
                 )
             continue
         try:

@@ -212,3 +212,17 @@ def test_messages__never_carry_the_value(settings, monkeypatch) -> None:
     assert "W032" in text or "shorter than" in text
     assert "neither a Fernet key" in text and "empty passphrase" in text
     assert short not in text and CANARY not in text
+
+
+def test_checks__unsubstituted_secret_reference_is_E031(settings) -> None:
+    """`passphrase:$secret.encryptionKey` reaching a container as text (the platform did not
+    substitute it) would encrypt every deployment under the same public passphrase."""
+    found = _messages(settings, "passphrase:$secret.encryptionKey")
+    errors = [m for m in found if m.id == "experio_platform.E031"]
+    assert len(errors) == 1 and "unsubstituted '$secret.NAME'" in errors[0].msg
+    # Local Compose substitutes it (`secret` from .env): an ordinary passphrase.
+    assert not [
+        m
+        for m in _messages(settings, "passphrase:experio-local.encryptionKey")
+        if m.id.endswith(("E031", "W032"))
+    ]
