@@ -27,19 +27,22 @@ def compose_binary() -> Path:
 
 
 def run_compose_config(
-    path: Path, *extra: str, interpolate: bool = False
+    path: Path,
+    *extra: str,
+    interpolate: bool = False,
+    secret: str | None = "experio-test",  # noqa: S107 (the variable `secret`, a test prefix)
 ) -> subprocess.CompletedProcess[str]:
     """`docker-compose -f PATH --profile '*' config [--no-interpolate] ...` with the real binary.
 
     With ``--no-interpolate`` Compose validates the file against its schema but skips the
     project consistency checks (an unknown depends_on target passes); with interpolation on it
-    runs them too. ``secret`` is set so `$secret.NAME` interpolates without a warning.
+    runs them too. ``secret`` is set so `$secret.NAME` interpolates without a warning; pass
+    ``secret=None`` to take it from a `.env` beside the file, as a developer's run does (the
+    process environment would win over `.env`).
     """
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "secret": "experio-test",
-    }
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+    if secret is not None:
+        env["secret"] = secret
     args = ["-f", str(path), "--profile", "*", "config"]
     if not interpolate:
         args.append("--no-interpolate")

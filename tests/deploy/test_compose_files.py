@@ -162,6 +162,12 @@ def test_compose__omnistrate_secrets_and_sidecars() -> None:
     env = services["initdb"]["environment"]
     assert env["NEO4J_PASSWORD"] == "$secret.neo4jPassword"
     assert env["FALKOR_PASSWORD"] == "$secret.falkordbPassword"
+    assert env["DJANGO_SUPERUSER_PASSWORD"] == "$secret.superuserPassword"
+    # No .env on Omnistrate: every Django container takes these two from secrets (the anchor).
+    for name in ("initdb", "server", "worker", "beat", "scale-to-zero", *WORKERS):
+        env = services[name]["environment"]
+        assert env["DJANGO_SECRET_KEY"] == "$secret.djangoSecretKey", name
+        assert env["EXPERIO_ENCRYPTION_KEYS"] == "passphrase:$secret.encryptionKey", name
     assert "$secret.neo4jPassword" in services["neo4j"]["environment"]["NEO4J_AUTH"]
     assert "$secret.falkordbPassword" in services["falkordb"]["environment"]["REDIS_ARGS"]
     sidecars = services["server"]["x-omnistrate-capabilities"]["sidecars"]
@@ -288,12 +294,21 @@ def test_env_example__covers_compose_and_devsite_variables() -> None:
     )
     used = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", body))
     assert used - defined == set()
+    # A variable compose's `environment:` sets wins over the env file: listing it in .env.example
+    # invites edits with no effect, unless compose reads it back through ${NAME...}.
+    data = _load(COMPOSE)
+    overridden = {
+        name
+        for service in data["services"].values()
+        for name in (service.get("environment") or {})
+        if name != "<<"
+    }
+    assert (defined & overridden) - used == set()
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_SUPERUSER_PASSWORD", "EXPERIO_ENCRYPTION_KEYS"):
+        assert name in overridden and name not in defined, name
     wanted = {
-        "DJANGO_SECRET_KEY",
         "DJANGO_ALLOWED_HOSTS",
-        "DJANGO_SUPERUSER_PASSWORD",
         "PLAYWRIGHT_TEST_USER_PASS",
-        "EXPERIO_ENCRYPTION_KEYS",
         "EXPERIO_HEALTH_TOKEN",
         "GRAPH_PROVIDER",
         "USE_AZURE_OPENAI",
@@ -563,9 +578,10 @@ def env_example_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     (project / "docker-compose.yaml").write_text(COMPOSE.read_text())
     (project / ".env").write_text((ROOT / ".env.example").read_text())
     result = run_compose_config(
-        project / "docker-compose.yaml", "--format", "json", interpolate=True
+        project / "docker-compose.yaml", "--format", "json", interpolate=True, secret=None
     )
     assert result.returncode == 0, result.stderr
+    assert "WARN" not in result.stderr, result.stderr  # `secret` came from .env
     return json.loads(result.stdout)
 
 
@@ -628,30 +644,46 @@ def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 def test_env_example__initdb_and_system_checks_pass_with_debug_off(
     env_example_model: dict[str, Any], stack_database: str
 ) -> None:
-    """With .env.example as .env (DJANGO_DEBUG=false), initdb's compose command migrates and
-    seeds a fresh database, and every Experio service passes Django's system checks (an empty
-    EXPERIO_ENCRYPTION_KEYS is error E030 there, which stops run_scaler and `manage.py check`)."""
+    """With .env.example as .env (DJANGO_DEBUG=false), the containers' secrets are the local
+    interpolation of `$secret.NAME` (`secret` from .env): initdb's compose command accepts the
+    admin password (AUTH_PASSWORD_VALIDATORS), migrates and seeds a fresh database, encrypting
+    under the passphrase key; every Experio service passes Django's system checks (no E030/E031,
+    no W032); the server decrypts what initdb stored and the admin can log in."""
     services = env_example_model["services"]
     initdb_env = _service_env(env_example_model, "initdb", stack_database)
     assert initdb_env["DJANGO_DEBUG"] == "false"
-    assert initdb_env["DJANGO_SUPERUSER_PASSWORD"]
-    from cryptography.fernet import Fernet
-
-    Fernet(initdb_env["EXPERIO_ENCRYPTION_KEYS"].split(",")[0])  # a real key, not a placeholder
+    assert initdb_env["DJANGO_SUPERUSER_PASSWORD"] == "experio-local.superuserPassword"
+    assert initdb_env["DJANGO_SECRET_KEY"] == "experio-local.djangoSecretKey"
+    assert initdb_env["EXPERIO_ENCRYPTION_KEYS"] == "passphrase:experio-local.encryptionKey"
     command = services["initdb"]["command"]
     assert command[:2] == ["python", "manage.py"]
     done = _manage(initdb_env, *command[2:], "--wait", "10")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "admin@" in done.stdout and "CREATED" in done.stdout
+    assert "W032" not in done.stderr
     server_env = _service_env(env_example_model, "server", stack_database)
     for name in ("worker", "beat", "scale-to-zero", *WORKERS):
         # The same x-experio-app environment, so checking the server's covers them (each
         # `manage.py check` costs ~2 s here).
         assert _service_env(env_example_model, name, stack_database) == server_env, name
-    assert server_env["EXPERIO_ENCRYPTION_KEYS"] == initdb_env["EXPERIO_ENCRYPTION_KEYS"]
+    for name in ("DJANGO_SECRET_KEY", "EXPERIO_ENCRYPTION_KEYS"):
+        assert server_env[name] == initdb_env[name], name
+    assert "DJANGO_SUPERUSER_PASSWORD" not in server_env  # initdb's alone
     for name, env in (("initdb", initdb_env), ("server", server_env)):
         done = _manage(env, "check", "--fail-level", "ERROR")
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
+        assert not re.search(r"experio_platform\.(E03\d|W03[02])", done.stderr), done.stderr
+    probe = (
+        "from django.contrib.auth import authenticate; from experio_platform import config; "
+        "print(authenticate(username='admin@experiolabs.ai', "
+        "password='experio-local.superuserPassword') is not None, "
+        "config.get('NEO4J_PASSWORD') == 'experio-local.neo4jPassword')"
+    )
+    done = _manage(server_env, "shell", "-c", probe)
+    # The last line: Django 5.2's shell first reports its automatic imports.
+    assert done.returncode == 0 and done.stdout.splitlines()[-1].split() == ["True", "True"], (
+        done.stdout + done.stderr[-2000:]
+    )
 
 
 def test_env_example__graph_password_chain_and_provider_switch(
