@@ -51,6 +51,15 @@ exit codes:
   2  usage: bad TAG (not sha-<40 hex>), bad flag, unreadable input file
   3  --check: valid, but the existing output file differs from what would be written
 
+secrets (there is no .env on Omnistrate: create each with `omctl secret create` in every
+environment before `omctl build`; docs/deploy.md):
+  neo4jPassword, falkordbPassword  the graph servers' passwords, seeded into the store by initdb
+  superuserPassword                DJANGO_SUPERUSER_PASSWORD of initdb's admin; must pass the
+                                   host's AUTH_PASSWORD_VALIDATORS
+  djangoSecretKey                  DJANGO_SECRET_KEY of every Django container
+  encryptionKey                    EXPERIO_ENCRYPTION_KEYS=passphrase:<value> of every Django
+                                   container: random, 16+ characters, no commas
+
 examples:
   experio-omni-compose sha-$(git rev-parse HEAD)
   experio-omni-compose "sha-$GITHUB_SHA" -f docker-compose.yaml -o docker-compose.omni.yaml

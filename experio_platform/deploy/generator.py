@@ -40,12 +40,27 @@ from .references import InvalidReference, parse_reference
 DEFAULT_REGISTRY = "ghcr.io/experio-ai"
 DEFAULT_NAME_PREFIX = "experio-dockerfile."
 DEFAULT_SIDECARS: tuple[str, ...] = ("scale-to-zero", "flow-runner")
-DEFAULT_SECRETS: tuple[str, ...] = ("neo4jPassword", "falkordbPassword")
-# Services that must take a password from an Omnistrate secret: initdb seeds both graph
-# providers' credentials into the settings store; each graph server protects itself with one.
+DEFAULT_SECRETS: tuple[str, ...] = (
+    "neo4jPassword",
+    "falkordbPassword",
+    "superuserPassword",
+    "djangoSecretKey",
+    "encryptionKey",
+)
+# Services that must take a value from an Omnistrate secret (there is no .env on Omnistrate):
+# initdb seeds both graph providers' credentials into the settings store, creates the admin
+# (DJANGO_SUPERUSER_PASSWORD; it exits 1 without one) and encrypts under EXPERIO_ENCRYPTION_KEYS;
+# the server signs with DJANGO_SECRET_KEY and decrypts the store (with DEBUG off an empty key list
+# is system check E030, which stops it); each graph server protects itself with its password.
+# Workers, beat and scale-to-zero share the server's environment anchor (tests/deploy checks it).
 DEFAULT_REQUIRED_SECRETS: tuple[tuple[str, str], ...] = (
     ("initdb", "neo4jPassword"),
     ("initdb", "falkordbPassword"),
+    ("initdb", "superuserPassword"),
+    ("initdb", "djangoSecretKey"),
+    ("initdb", "encryptionKey"),
+    ("server", "djangoSecretKey"),
+    ("server", "encryptionKey"),
     ("neo4j", "neo4jPassword"),
     ("falkordb", "falkordbPassword"),
 )
@@ -814,7 +829,7 @@ def verify(text: str, options: Options) -> list[str]:
             }
             if secret not in used:
                 problems.append(
-                    f"services.{service}: must take its password from the Omnistrate secret "
+                    f"services.{service}: must take a value from the Omnistrate secret "
                     f"$secret.{secret} but does not reference it"
                 )
 

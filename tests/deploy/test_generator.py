@@ -208,6 +208,75 @@ def test_secrets__declared_with_flag_and_required_replaced(
     assert code == 2 and "SERVICE=SECRET" in err
 
 
+# The secrets the release needs besides the graph passwords (no .env on Omnistrate): which
+# service takes which through which variable. DEFAULT_REQUIRED_SECRETS must hold each pair.
+RELEASE_SECRETS = [
+    ("initdb", "DJANGO_SUPERUSER_PASSWORD", "superuserPassword"),
+    ("initdb", "DJANGO_SECRET_KEY", "djangoSecretKey"),
+    ("initdb", "EXPERIO_ENCRYPTION_KEYS", "encryptionKey"),
+    ("server", "DJANGO_SECRET_KEY", "djangoSecretKey"),
+    ("server", "EXPERIO_ENCRYPTION_KEYS", "encryptionKey"),
+]
+
+
+def test_project_secrets__generated_release_references_each_in_its_services(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ruamel.yaml import YAML
+
+    from experio_platform.deploy.generator import DEFAULT_REQUIRED_SECRETS, DEFAULT_SECRETS
+
+    output = tmp_path / "docker-compose.omni.yaml"
+    code, _, err = _run([TAG, "-f", str(ROOT / "docker-compose.yaml"), "-o", str(output)], capsys)
+    assert code == 0, err
+    services = YAML(typ="safe", pure=True).load(output.read_text())["services"]  # merges resolved
+    for service, variable, secret in RELEASE_SECRETS:
+        assert secret in DEFAULT_SECRETS and (service, secret) in DEFAULT_REQUIRED_SECRETS
+        assert f"$secret.{secret}" in services[service]["environment"][variable], (service, secret)
+    # Every Django container shares the server's two (the anchor), not only the required ones.
+    for name in ("worker", "beat", "scale-to-zero", "reader", "cleanup"):
+        env = services[name]["environment"]
+        assert env["DJANGO_SECRET_KEY"] == "$secret.djangoSecretKey", name
+        assert env["EXPERIO_ENCRYPTION_KEYS"] == "passphrase:$secret.encryptionKey", name
+
+
+@pytest.mark.parametrize(("service", "variable", "secret"), RELEASE_SECRETS)
+def test_project_secrets__one_removed_is_exit_1_naming_service_and_secret(
+    service: str,
+    variable: str,
+    secret: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A service that overrides the variable with a plain value (or loses the line) no longer
+    takes the secret: exit 1 with exactly that service and secret, nothing written."""
+    text = (ROOT / "docker-compose.yaml").read_text()
+    if (service, variable) == ("initdb", "DJANGO_SUPERUSER_PASSWORD"):
+        line = "      DJANGO_SUPERUSER_PASSWORD: $secret.superuserPassword\n"
+        assert text.count(line) == 1
+        text = text.replace(line, "")
+    elif service == "initdb":  # its own environment merges the anchor's: override one key
+        line = "      FALKOR_PASSWORD: $secret.falkordbPassword\n"
+        assert text.count(line) == 1
+        text = text.replace(line, f"{line}      {variable}: plain-value\n")
+    else:  # the server inherits the anchor's environment: give it its own, overriding one key
+        line = '      - "${EXPERIO_HTTP_PORT:-8000}:8000"\n'
+        assert text.count(line) == 1
+        override = f"    environment:\n      <<: *experio-env\n      {variable}: plain-value\n"
+        text = text.replace(line, line + override)
+    source = tmp_path / "docker-compose.yaml"
+    source.write_text(text)
+    output = tmp_path / "docker-compose.omni.yaml"
+    code, _, err = _run([TAG, "-f", str(source), "-o", str(output)], capsys)
+    assert code == 1
+    problems = [line for line in err.splitlines() if line.startswith("  - ")]
+    assert problems == [
+        f"  - services.{service}: must take a value from the Omnistrate secret "
+        f"$secret.{secret} but does not reference it"
+    ], err
+    assert not output.exists()
+
+
 # ------------------------------------------------------------------------------- TAG
 
 
