@@ -234,6 +234,39 @@ class BaseGraphProvider(ABC):
     ) -> QueryResult:
         return self._run(self.client(), cypher, params, read_only, timeout)
 
+    # ---- private fast path for bulk copies (graph_migrate) ----------------------------------
+    def _rows(
+        self,
+        cypher: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        read_only: bool = False,
+        timeout: float | None = None,
+        idempotent: bool = False,
+        canonical: bool = False,
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement like :meth:`run`; return only its rows, as tuples in RETURN order.
+
+        Not public API: graph_migrate reads and writes hundreds of thousands of rows, where a
+        dict per row (and FalkorDB's client-side result objects) cost more than the servers.
+        Values are the ones :meth:`run` puts in its records; same breaker, retries and errors.
+        """
+        clean = dict(params or {}) if canonical else canonical_params(params)
+        budget = timeout if timeout is not None else self.config.query_timeout
+        return self._guarded(
+            lambda: self._fetch_rows(self.client(), cypher, clean, read_only, budget),
+            attempts=self.config.retry_attempts if read_only or idempotent else 1,
+            budget=budget,
+        )
+
+    def _fetch_rows(
+        self, client: Any, cypher: str, params: dict[str, Any], read_only: bool, timeout: float
+    ) -> list[tuple[Any, ...]]:
+        """Run one query, return its rows as tuples; a provider may override it for speed."""
+        result = self._run(client, cypher, params, read_only, timeout)
+        keys = result.keys
+        return [tuple(record[key] for key in keys) for record in result.records]
+
     def _guarded(self, func: Any, *, attempts: int, budget: float) -> Any:
         probe = self.breaker.before_call(self.safe_target)
         deadline = time.monotonic() + budget + self.config.connect_timeout

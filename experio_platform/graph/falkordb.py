@@ -173,6 +173,37 @@ class FalkorDBProvider(BaseGraphProvider):
         )
         return QueryResult(records, keys, stats, (time.perf_counter() - started) * 1000)
 
+    def _fetch_rows(
+        self, client: Any, cypher: str, params: dict[str, Any], read_only: bool, timeout: float
+    ) -> list[tuple[Any, ...]]:
+        # graph_migrate's hot path. The client's QueryResult calls a parser per value and
+        # _run then builds a dict per row: on a 30,000-row relationship window that was ~300 ms
+        # against ~50 ms for reading the compact reply straight into tuples here. Plain values
+        # (string, integer, double, boolean, null, list, map) are decoded inline; anything
+        # else (nodes, edges, paths, points, temporal values) goes through the client's own
+        # parse_scalar and _convert, so every value equals what _run returns.
+        timeout_ms = max(1, int(timeout * 1000))
+        if params:
+            cypher = params_header(params) + cypher
+        command = "GRAPH.RO_QUERY" if read_only else "GRAPH.QUERY"
+        args = (command, client.name, cypher, "--compact", "timeout", timeout_ms)
+        try:
+            try:
+                reply = client.execute_command(*args)
+            except Exception as exc:
+                if not read_only or "empty key" not in str(exc):
+                    raise
+                client.query("RETURN 0", timeout=timeout_ms)  # as in _run: a missing graph
+                reply = client.execute_command(*args)  # reads as an empty one
+            _raise_reply_error(reply)
+        except Exception as exc:
+            raise self._map_error(exc, "query") from exc
+        if len(reply) < 3:  # statistics only: the statement returns nothing
+            return []
+        cell = _cell_parser(client)
+        direct = _DIRECT_CODES
+        return [tuple([c[1] if c[0] in direct else cell(c) for c in row]) for row in reply[1]]
+
     def command(self, *args: Any, timeout: float | None = None) -> Any:
         """Run a raw FalkorDB command (e.g. ``GRAPH.EXPLAIN``) through the breaker."""
 
@@ -423,6 +454,49 @@ def _convert(value: Any) -> Any:
             tuple(_node(n) for n in value.nodes()), tuple(_edge(e) for e in value.edges())
         )
     return value
+
+
+# Compact reply cells are [type code, value]; 2 = string and 3 = integer arrive decoded.
+_DIRECT_CODES = frozenset({2, 3})
+
+
+def _raise_reply_error(reply: Any) -> None:
+    # Errors inside a reply are elements, not raised by redis-py: the client's QueryResult
+    # checks the first (query errors) and the last (run-time errors) element the same way.
+    from redis.exceptions import ResponseError
+
+    if reply and isinstance(reply[0], ResponseError):
+        raise reply[0]
+    if reply and isinstance(reply[-1], ResponseError):
+        raise reply[-1]
+
+
+def _cell_parser(graph: Any) -> Any:
+    """Return a function decoding one compact ``[code, value]`` cell like ``_run`` does."""
+    from falkordb.query_result import parse_scalar
+
+    direct = _DIRECT_CODES
+
+    def cell(item: Any) -> Any:
+        code, value = item
+        if code == 10:  # map: [key, cell, key, cell, ...]
+            return {
+                k: v[1] if v[0] in direct else cell(v)
+                for k, v in zip(value[::2], value[1::2], strict=True)
+            }
+        if code == 5:
+            return float(value)
+        if code == 6:
+            return [v[1] if v[0] in direct else cell(v) for v in value]
+        if code == 1:
+            return None
+        if code == 4:
+            return value == "true"
+        if code in direct:
+            return value
+        return _convert(parse_scalar(item, graph))
+
+    return cell
 
 
 def _node(node: Any) -> GraphNode:

@@ -200,3 +200,41 @@ def test_falkordb__passthrough_transactions(falkor) -> None:
         raise RuntimeError("no rollback on FalkorDB")
     assert falkor.run("MATCH (n:GtPt) RETURN count(n) AS c").value("c") == 2  # documented
     passthrough.close()
+
+
+def test_contract__private_rows_path_returns_the_values_of_run(graph: BaseGraphProvider) -> None:
+    """graph_migrate's fast path (``_rows``): tuples in RETURN order holding exactly the values
+    ``run()`` puts in its records, for every kind of value (FalkorDB decodes them itself)."""
+    graph.run(
+        "CREATE (a:GtRows:GtRowsB {uid: 'a', f: 0.1, big: 123456789012345, s: 'x\"y\\\\z', "
+        "l: [1, 'two', 3.5, true], b: false})-[:GT_ROWS {w: -2}]->(:GtRows {uid: 'b'})"
+    )
+    cypher = (
+        "MATCH p = (a:GtRows {uid: 'a'})-[r]->(b) RETURN a, r, b, p, properties(a) AS props, "
+        "labels(a) AS labels, a.f AS f, a.big AS big, a.s AS s, a.l AS l, a.b AS bool, "
+        "a.missing AS none, {k: [1, {n: 'm'}], e: []} AS m, type(r) AS t, $x AS x"
+    )
+    params = {"x": [1.5, "é", None]}
+    expected = graph.run(cypher, params, read_only=True)
+    rows = graph._rows(cypher, params, read_only=True)
+    assert rows == [tuple(expected.records[0][k] for k in expected.keys)]
+    assert isinstance(rows[0][0], GraphNode) and isinstance(rows[0][3], GraphPath)
+    assert sorted(rows[0][5]) == ["GtRows", "GtRowsB"]
+    assert rows[0][6:12] == (0.1, 123456789012345, 'x"y\\z', [1, "two", 3.5, True], False, None)
+    if graph.name == "falkordb":  # types FalkorDB's Bolt endpoint cannot return
+        other = (
+            "RETURN localdatetime('2026-01-02T03:04:05') AS t, vecf32([1.0, 2.5]) AS v, "
+            "point({latitude: 1.5, longitude: 2.5}) AS p, [date('2026-01-02')] AS d"
+        )
+        expected = graph.run(other, read_only=True)
+        assert graph._rows(other, read_only=True) == [tuple(expected.records[0].values())]
+    # Writes, several rows, a statement that returns nothing, errors as run() raises them.
+    written = graph._rows(
+        "UNWIND $ids AS i CREATE (n:GtRows {uid: 'w' + toString(i)}) RETURN i, n.uid AS u",
+        {"ids": [3, 1, 2]},
+    )
+    assert written == [(3, "w3"), (1, "w1"), (2, "w2")]
+    assert graph._rows("MATCH (n:GtRows) SET n.seen = true") == []
+    with pytest.raises(GraphQueryError):
+        graph._rows("RETURN nosuchfunction(1)", read_only=True)
+    graph.run("MATCH (n:GtRows) DETACH DELETE n")
