@@ -189,15 +189,33 @@ def convert_value(value: Any, counter: Counter | None = None) -> Any:
         return str(value)
 
 
+def _is_plain(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:
+        return True
+    if kind is float:
+        return value - value == 0  # False for NaN and infinity
+    if kind is list:
+        return all(_is_plain(item) for item in value)
+    return False
+
+
 def _convert_props(props: dict[str, Any], counter: Counter) -> dict[str, Any]:
+    """Return ``props`` with every value converted; the same dict when nothing needs it.
+
+    A migration touches every value, and plain ones (the bulk of a graph) skip the rules. The
+    caller owns ``props`` (a fresh reply row) and may add ``uid`` to the result.
+    """
+    if not props:
+        return {}
+    for key, value in props.items():
+        if type(key) is not str or not _is_plain(value):
+            break
+    else:
+        return props
     out = {}
-    for key, value in (props or {}).items():
-        kind = type(value)
-        # Plain values (the bulk of a graph) skip the rules: a migration touches every value.
-        if kind is str or kind is int or kind is bool or (kind is float and value - value == 0):
-            out[key] = value
-            continue
-        converted = convert_value(value, counter)
+    for key, value in props.items():
+        converted = value if _is_plain(value) else convert_value(value, counter)
         if converted is not None:
             out[str(key)] = converted
     return out
@@ -404,27 +422,127 @@ def _schema(target: BaseGraphProvider, specs: list[IndexSpec], report: Migration
         return []
 
 
-def _uid(source: BaseGraphProvider, kind: str, sid: Any) -> str:
-    return f"m-{source.name}-{kind}{sid}"
+def _uid_prefix(source: BaseGraphProvider, kind: str) -> str:
+    # uid = prefix + source id: "m-<source>-n<id>" / "m-<source>-r<id>", deterministic, so a
+    # re-run maps an entity without uid to the same target entity.
+    return f"m-{source.name}-{kind}"
+
+
+def _read_rows(graph: BaseGraphProvider, cypher: str, params: dict[str, Any]) -> list[tuple]:
+    # The providers' private row path: tuples, no dict per row (see BaseGraphProvider._rows).
+    # Long timeouts: a migration page may take seconds on a big graph.
+    return graph._rows(cypher, params, read_only=True, timeout=600)
 
 
 def _prefetched(
     source: BaseGraphProvider, cypher: str, windows: list[tuple[int, int]]
-) -> Iterator[list]:
+) -> Iterator[list[tuple]]:
     """Yield each id window's rows while the next window is already being read.
 
-    The read of window k+1 (server time on the source) overlaps the writes of window k
-    (server time on the target); one reader thread, at most one window ahead in memory.
+    The read of window k+1 (server time on the source, and parsing its reply) overlaps the
+    work on window k; one reader thread, at most one window ahead in memory.
     """
     if not windows:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-migrate-read") as pool:
-        pending = pool.submit(_read, source, cypher, {"lo": windows[0][0], "hi": windows[0][1]})
+        lo, hi = windows[0]
+        pending = pool.submit(_read_rows, source, cypher, {"lo": lo, "hi": hi})
         for lo, hi in windows[1:]:
             rows = pending.result()
-            pending = pool.submit(_read, source, cypher, {"lo": lo, "hi": hi})
+            pending = pool.submit(_read_rows, source, cypher, {"lo": lo, "hi": hi})
             yield rows
         yield pending.result()
+
+
+def _write(
+    target: BaseGraphProvider, cypher: str, params: dict[str, Any], into_existing: bool
+) -> list[tuple]:
+    # canonical: graph_migrate converted every value itself. Only MERGE on uid is retried.
+    return target._rows(cypher, params, timeout=600, idempotent=into_existing, canonical=True)
+
+
+# At most this many distinct property keys per batch are written inline (see _inline_keys).
+_INLINE_MAX_KEYS = 32
+
+
+def _inline_keys(batch: list[tuple]) -> list[str] | None:
+    """Return the batch's property keys when its rows can be written as lists, else None.
+
+    A fresh load writes each row as ``[id, id, value, ...]`` with the keys spelled once in the
+    statement (``CREATE (n:L {k: row[1], ...})``) instead of a map per row: a third less text
+    to encode and for the server to parse, and ~20% less server time than ``SET n = row.props``
+    (measured on FalkorDB 4.16). A key a row lacks is null there, which CREATE skips (no
+    property), so only dense batches qualify: at most _INLINE_MAX_KEYS keys, at least half the
+    cells filled. Keys the Cypher cannot quote go the map way (whose errors name them).
+    """
+    keys: set[str] = set()
+    filled = 0
+    for row in batch:
+        props = row[-1]
+        keys.update(props)
+        filled += len(props)
+    if not keys or len(keys) > _INLINE_MAX_KEYS or filled * 2 < len(keys) * len(batch):
+        return None
+    if any(not key or "`" in key for key in keys):
+        return None
+    return sorted(keys)
+
+
+def _values(props: dict[str, Any], keys: list[str]) -> list[Any]:
+    if len(props) == len(keys):  # the usual case, every row has every key
+        try:
+            return [props[key] for key in keys]
+        except KeyError:
+            pass
+    return [props.get(key) for key in keys]
+
+
+def _node_statement(
+    labels: tuple[str, ...], batch: list[tuple[Any, dict]], into_existing: bool, tid: str
+) -> tuple[str, dict[str, Any]]:
+    returns = f"RETURN row[0] AS sid, {tid} AS tid"
+    if into_existing:
+        rows: list[Any] = [[sid, props["uid"], props] for sid, props in batch]
+        return (
+            f"UNWIND $rows AS row MERGE (n{label_expr(labels)} {{uid: row[1]}}) "
+            f"SET n += row[2] {returns}",
+            {"rows": rows},
+        )
+    keys = _inline_keys(batch)
+    if keys is None:
+        rows = [[sid, props] for sid, props in batch]
+        return (
+            f"UNWIND $rows AS row CREATE (n{label_expr(labels)}) SET n = row[1] {returns}",
+            {"rows": rows},
+        )
+    rows = [[sid, *_values(props, keys)] for sid, props in batch]
+    inline = ", ".join(f"{quote_name(key)}: row[{i}]" for i, key in enumerate(keys, 1))
+    return (
+        f"UNWIND $rows AS row CREATE (n{label_expr(labels)} {{{inline}}}) {returns}",
+        {"rows": rows},
+    )
+
+
+def _relationship_statement(
+    rel_type: str, batch: list[tuple[Any, Any, dict]], into_existing: bool, ta: str, tb: str
+) -> tuple[str, dict[str, Any]]:
+    # Both ids are projected through WITH first: written inline (row[0]), FalkorDB 4.16 plans
+    # an All Node Scan per row instead of an id seek.
+    head = (
+        "UNWIND $rows AS row WITH row, row[0] AS s, row[1] AS e "
+        f"MATCH (a) WHERE {ta} = s WITH a, row, e MATCH (b) WHERE {tb} = e "
+    )
+    name = quote_name(rel_type)
+    if into_existing:
+        rows: list[Any] = [[a, b, props["uid"], props] for a, b, props in batch]
+        return head + f"MERGE (a)-[r:{name} {{uid: row[2]}}]->(b) SET r += row[3]", {"rows": rows}
+    keys = _inline_keys(batch)
+    if keys is None:
+        rows = [[a, b, props] for a, b, props in batch]
+        return head + f"CREATE (a)-[r:{name}]->(b) SET r = row[2]", {"rows": rows}
+    rows = [[a, b, *_values(props, keys)] for a, b, props in batch]
+    inline = ", ".join(f"{quote_name(key)}: row[{i}]" for i, key in enumerate(keys, 2))
+    return head + f"CREATE (a)-[r:{name} {{{inline}}}]->(b)", {"rows": rows}
 
 
 def _copy_nodes(
@@ -444,33 +562,19 @@ def _copy_nodes(
         f"RETURN {i} AS id, {d.labels('n')} AS labels, properties(n) AS props"
     )
     tid = target.dialect.node_id("n")
+    prefix = _uid_prefix(source, "n")
+    conversions = report.conversions
     windows = [(lo, lo + size) for lo in range(0, inv.max_node_id + 1, size)]
     for rows in _prefetched(source, read, windows):
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            props = _convert_props(row["props"], report.conversions)
+        groups: dict[tuple[str, ...], list[tuple[Any, dict]]] = defaultdict(list)
+        for sid, labels, props in rows:
+            props = _convert_props(props, conversions)
             if "uid" not in props:
-                props["uid"] = _uid(source, "n", row["id"])
-            item = {"sid": row["id"], "props": props}
-            if into_existing:
-                item["uid"] = props["uid"]
-            groups[tuple(sorted(row["labels"] or ()))].append(item)
+                props["uid"] = prefix + str(sid)
+            groups[tuple(sorted(labels)) if labels else ()].append((sid, props))
         for labels, batch in groups.items():
-            if into_existing:
-                cypher = (
-                    f"UNWIND $rows AS row MERGE (n{label_expr(labels)} {{uid: row.uid}}) "
-                    f"SET n += row.props RETURN row.sid AS sid, {tid} AS tid"
-                )
-            else:
-                cypher = (
-                    f"UNWIND $rows AS row CREATE (n{label_expr(labels)}) "
-                    f"SET n = row.props RETURN row.sid AS sid, {tid} AS tid"
-                )
-            result = target.run(
-                cypher, {"rows": batch}, timeout=600, idempotent=into_existing, canonical=True
-            )
-            for rec in result.records:
-                id_map[rec["sid"]] = rec["tid"]
+            cypher, params = _node_statement(labels, batch, into_existing, tid)
+            id_map.update(_write(target, cypher, params, into_existing))  # (source, target) ids
             report.nodes_written += len(batch)
             if bar is not None:
                 bar.update(len(batch))
@@ -494,43 +598,28 @@ def _copy_relationships(
         "properties(r) AS props"
     )
     ta, tb = target.dialect.node_id("a"), target.dialect.node_id("b")
+    prefix = _uid_prefix(source, "r")
+    conversions = report.conversions
     windows = [(lo, lo + size * 2) for lo in range(0, inv.max_node_id + 1, size * 2)]
     for rows in _prefetched(source, read, windows):
-        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            s, e = id_map.get(row["s"]), id_map.get(row["e"])
-            if s is None or e is None:
+        groups: dict[str, list[tuple[Any, Any, dict]]] = defaultdict(list)
+        for rid, rel_type, s, e, props in rows:
+            a, b = id_map.get(s), id_map.get(e)
+            if a is None or b is None:
                 report.warnings.append(
-                    f"relationship {row['id']} skipped: an endpoint was not copied "
+                    f"relationship {rid} skipped: an endpoint was not copied "
                     "(written to the source during the migration?)"
                 )
                 continue
-            props = _convert_props(row["props"], report.conversions)
+            props = _convert_props(props, conversions)
             if "uid" not in props:  # so a re-run with --into-existing MERGEs the same one
-                props["uid"] = _uid(source, "r", row["id"])
-            item = {"s": s, "e": e, "props": props}
-            if into_existing:
-                item["uid"] = props["uid"]
-            groups[row["type"]].append(item)
+                props["uid"] = prefix + str(rid)
+            groups[rel_type].append((a, b, props))
         for rel_type, batch in groups.items():
             for start in range(0, len(batch), size):
                 chunk = batch[start : start + size]
-                # Both ids are projected through WITH first: written inline (row.s),
-                # FalkorDB 4.16 plans an All Node Scan per row instead of an id seek.
-                head = (
-                    "UNWIND $rows AS row WITH row, row.s AS s, row.e AS e "
-                    f"MATCH (a) WHERE {ta} = s WITH a, row, e MATCH (b) WHERE {tb} = e "
-                )
-                if into_existing:
-                    cypher = head + (
-                        f"MERGE (a)-[r:{quote_name(rel_type)} {{uid: row.uid}}]->(b) "
-                        "SET r += row.props"
-                    )
-                else:
-                    cypher = head + f"CREATE (a)-[r:{quote_name(rel_type)}]->(b) SET r = row.props"
-                target.run(
-                    cypher, {"rows": chunk}, timeout=600, idempotent=into_existing, canonical=True
-                )
+                cypher, params = _relationship_statement(rel_type, chunk, into_existing, ta, tb)
+                _write(target, cypher, params, into_existing)
                 report.relationships_written += len(chunk)
                 if bar is not None:
                     bar.update(len(chunk))

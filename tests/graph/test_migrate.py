@@ -317,3 +317,48 @@ def test_graph_migrate_command__verification_failure_exits_1_listing_differences
     text = out.getvalue()
     assert "DIFFERENCE type GT_NEXT: source 12, target 0" in text
     assert "DIFFERENCE type GT_SELF: source 1, target 0" in text
+
+
+def _all_properties(graph) -> tuple:
+    nodes = graph.run("MATCH (n) RETURN labels(n) AS l, properties(n) AS p", read_only=True)
+    rels = graph.run(
+        "MATCH (a)-[r]->(b) RETURN a.uid AS a, type(r) AS t, b.uid AS b, properties(r) AS p",
+        read_only=True,
+    )
+    return (
+        sorted((sorted(r["l"]), sorted(r["p"].items())) for r in nodes.records),
+        sorted((r["a"], r["t"], r["b"], sorted(r["p"].items())) for r in rels.records),
+    )
+
+
+def test_migrate__dense_and_sparse_property_keys_copied_exactly(
+    falkor: FalkorDBProvider, falkor2: FalkorDBProvider
+) -> None:
+    """A fresh load writes dense batches as lists with the keys inline in CREATE (a missing
+    key is a null, which CREATE skips) and sparse ones as one map per row: both must copy
+    every property of every node and relationship exactly, odd key names included."""
+    falkor.run(  # dense: every node has the same keys, one needs quoting, one is missing
+        "UNWIND range(0, 39) AS i CREATE (:GtDense {uid: 'd' + toString(i), i: i, "
+        "`two words`: 'x' + toString(i), f: i / 3.0, l: [i, 'a'], b: i % 2 = 0, "
+        "opt: CASE WHEN i % 4 = 0 THEN NULL ELSE i END})"
+    )
+    sparse = [{"uid": f"s{i}", f"k{i}": i} for i in range(40)]  # 40 keys, too many inline
+    falkor.run("UNWIND $rows AS row CREATE (n:GtSparse) SET n = row", {"rows": sparse})
+    falkor.run(
+        "MATCH (a:GtDense), (b:GtDense) WHERE b.i = (a.i + 1) % 40 "
+        "CREATE (a)-[:GT_D {w: a.i * 0.5, `1st`: a.i}]->(b), (a)-[:GT_D {w: -1.0}]->(b)"
+    )
+    links = [{"a": f"s{i}", "b": f"d{i}", "p": {f"p{i}": i}} for i in range(40)]
+    falkor.run(
+        "UNWIND $rows AS row MATCH (a:GtSparse {uid: row.a}), (b:GtDense {uid: row.b}) "
+        "CREATE (a)-[r:GT_S]->(b) SET r = row.p",
+        {"rows": links},
+    )
+    report = migrate_graph(falkor, falkor2, batch_size=16, sample=80)
+    assert report.ok, report.differences
+    assert (report.nodes_written, report.relationships_written) == (80, 120)
+    source, target = _all_properties(falkor), _all_properties(falkor2)
+    strip = [(a, t, b, [kv for kv in p if kv[0] != "uid"]) for a, t, b, p in target[1]]
+    assert target[0] == source[0]  # every node carried its uid already
+    assert strip == source[1]  # relationships got a uid on top of their own properties
+    assert all(any(k == "uid" for k, _ in p) for *_, p in target[1])
