@@ -7,6 +7,8 @@ relationships are written with two id seeks, the start id projected through ``WI
 FalkorDB scans every node per row). Relationships are read per window of their START node
 (expand from an id seek), so each one is read exactly once, parallel edges and self-loops
 included. Indexes on ``uid`` are created before the load, unique constraints after it.
+Rows travel as tuples (the providers' private ``_rows`` path), and a fresh load writes dense
+batches as lists with the property keys inline in ``CREATE`` (see :func:`_inline_keys`).
 
 Rules: the source is only read. A non-empty target is refused unless ``into_existing`` (every
 write MERGEs on ``uid``; re-running after an interruption continues idempotently) or
