@@ -13,16 +13,18 @@ import contextlib
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from experio_platform.graph.dialect import Dialect
 from experio_platform.graph.exceptions import GraphError, GraphQueryError, GraphUnavailable
 from experio_platform.graph.resilience import CircuitBreaker, retry_call
 from experio_platform.graph.types import GraphHealth, QueryResult, WriteStats
 from experio_platform.graph.values import canonical_params
+
+T = TypeVar("T")
 
 __all__ = ["BaseGraphProvider", "GraphConfig", "IndexSpec", "SchemaSpec", "Transaction"]
 
@@ -220,19 +222,27 @@ class BaseGraphProvider(ABC):
             GraphUnavailable, GraphTimeout, GraphTransientError, GraphConstraintError,
             GraphQueryError (incl. GraphValueError), GraphAuthError.
         """
+        return self._call(self._run, cypher, params, read_only, timeout, idempotent, canonical)
+
+    def _call(
+        self,
+        execute: Callable[[Any, str, dict[str, Any], bool, float], T],
+        cypher: str,
+        params: Mapping[str, Any] | None,
+        read_only: bool,
+        timeout: float | None,
+        idempotent: bool,
+        canonical: bool,
+    ) -> T:
+        """Canonicalise ``params``, then ``execute`` on the client behind breaker and retries
+        (reads and idempotent writes only are retried)."""
         clean = dict(params or {}) if canonical else canonical_params(params)
         budget = timeout if timeout is not None else self.config.query_timeout
-        retryable = read_only or idempotent
         return self._guarded(
-            lambda: self._run_once(cypher, clean, read_only, budget),
-            attempts=self.config.retry_attempts if retryable else 1,
+            lambda: execute(self.client(), cypher, clean, read_only, budget),
+            attempts=self.config.retry_attempts if read_only or idempotent else 1,
             budget=budget,
         )
-
-    def _run_once(
-        self, cypher: str, params: dict[str, Any], read_only: bool, timeout: float
-    ) -> QueryResult:
-        return self._run(self.client(), cypher, params, read_only, timeout)
 
     # ---- private fast path for bulk copies (graph_migrate) ----------------------------------
     def _rows(
@@ -251,12 +261,8 @@ class BaseGraphProvider(ABC):
         dict per row (and FalkorDB's client-side result objects) cost more than the servers.
         Values are the ones :meth:`run` puts in its records; same breaker, retries and errors.
         """
-        clean = dict(params or {}) if canonical else canonical_params(params)
-        budget = timeout if timeout is not None else self.config.query_timeout
-        return self._guarded(
-            lambda: self._fetch_rows(self.client(), cypher, clean, read_only, budget),
-            attempts=self.config.retry_attempts if read_only or idempotent else 1,
-            budget=budget,
+        return self._call(
+            self._fetch_rows, cypher, params, read_only, timeout, idempotent, canonical
         )
 
     def _fetch_rows(
