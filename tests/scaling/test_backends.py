@@ -36,16 +36,21 @@ class Platform:
     fake: Any = None
 
 
+def _fleet(fake: FakeOmnistrate, **credentials: str) -> OmnistrateBackend:
+    """A fleet-API backend for the fake's instance, with the given credentials."""
+    return OmnistrateBackend(
+        api_url=fake.url,
+        service_id="svc-1",
+        environment_id="env-1",
+        instance_id="inst-1",
+        timeout=2,
+        **credentials,  # type: ignore[arg-type]
+    )
+
+
 def _omni(fleet: bool, fake: FakeOmnistrate) -> OmnistrateBackend:
     if fleet:
-        return OmnistrateBackend(
-            api_url=fake.url,
-            api_key=FakeOmnistrate.API_KEY,
-            service_id="svc-1",
-            environment_id="env-1",
-            instance_id="inst-1",
-            timeout=2,
-        )
+        return _fleet(fake, api_key=FakeOmnistrate.API_KEY)
     return OmnistrateBackend(sidecar_url=fake.url, timeout=2)
 
 
@@ -212,15 +217,11 @@ def test_omnistrate_fleet__documented_email_password_signin_wins_over_the_key() 
     configured it is the one used, and the password never reaches an error or the repr."""
     with running(FakeOmnistrate()) as fake:
         fake.set_replicas("parser", 1)
-        backend = OmnistrateBackend(
-            api_url=fake.url,
+        backend = _fleet(
+            fake,
             api_key="a-key-that-would-fail",
             user=FakeOmnistrate.USER,
             password=FakeOmnistrate.PASSWORD,
-            service_id="svc-1",
-            environment_id="env-1",
-            instance_id="inst-1",
-            timeout=2,
         )
         assert backend.read("parser").replicas == 1
         assert fake.requests[0]["body"] == {
@@ -229,15 +230,7 @@ def test_omnistrate_fleet__documented_email_password_signin_wins_over_the_key() 
         }
         assert FakeOmnistrate.PASSWORD not in repr(backend)
         backend.close()
-        wrong = OmnistrateBackend(
-            api_url=fake.url,
-            user=FakeOmnistrate.USER,
-            password="not-" + FakeOmnistrate.PASSWORD,
-            service_id="svc-1",
-            environment_id="env-1",
-            instance_id="inst-1",
-            timeout=2,
-        )
+        wrong = _fleet(fake, user=FakeOmnistrate.USER, password="not-" + FakeOmnistrate.PASSWORD)
         with pytest.raises(BackendError, match="OMNISTRATE_USER") as info:
             wrong.read("parser")
         assert FakeOmnistrate.PASSWORD not in str(info.value)
@@ -246,14 +239,7 @@ def test_omnistrate_fleet__documented_email_password_signin_wins_over_the_key() 
 
 def test_omnistrate_fleet__bad_api_key_is_a_clear_error() -> None:
     with running(FakeOmnistrate()) as fake:
-        backend = OmnistrateBackend(
-            api_url=fake.url,
-            api_key="wrong",
-            service_id="svc-1",
-            environment_id="env-1",
-            instance_id="inst-1",
-            timeout=2,
-        )
+        backend = _fleet(fake, api_key="wrong")
         with pytest.raises(BackendError, match="OMNISTRATE_API_KEY"):
             backend.read("parser")
         backend.close()
