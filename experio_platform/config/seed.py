@@ -116,6 +116,19 @@ def desired_values(
         try:
             if key.name in set_values:
                 origin = f"--set {key.name}"
+                if not set_values[key.name].strip():
+                    # As for environment variables, an empty value means "unset"; storing ""
+                    # would hide the environment and the default behind an operator value.
+                    errors.append(
+                        (
+                            key.name,
+                            origin,
+                            f"--set {key.name}= is empty (an empty value counts as unset). To "
+                            "drop an operator value and follow the environment or the default "
+                            f"again: seed_config --force --override-admin --only {key.name}",
+                        )
+                    )
+                    continue
                 desired[key.name] = Desired(
                     key.parse(set_values[key.name], origin=origin), "cli", origin
                 )

@@ -123,6 +123,20 @@ def test_seed_config__set_wins_over_environment(monkeypatch) -> None:
     assert ConfigEntry.objects.get(key="GRAPH_PROVIDER").source == "cli"
 
 
+def test_seed_config__empty_set_value_is_refused_not_stored(monkeypatch) -> None:
+    """`--set KEY=` (an empty shell variable, say) is an error, as an empty environment
+    variable counts as unset: nothing written, exit 1, and the message says how to unset."""
+    monkeypatch.setenv("NEO4J_URI", "bolt://graph.internal:7687")
+    assert seed()[0] == 0
+    before = stamp()
+    code, out = seed("--set", "NEO4J_URI=", "--set", "MAX_UPLOAD_MB=7")
+    assert code == 1, out
+    assert "--set NEO4J_URI= is empty" in out and "--only NEO4J_URI" in out
+    assert stamp() == before  # nothing written, not even the valid --set beside it
+    assert config.get("NEO4J_URI") == "bolt://graph.internal:7687"
+    assert ConfigEntry.objects.get(key="NEO4J_URI").source == "env"
+
+
 # An invalid value for every key that has a type, choices or a validator: {key: (var, value)}.
 INVALID = {
     "GRAPH_PROVIDER": ("GRAPH_PROVIDER", "arangodb"),
