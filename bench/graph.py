@@ -25,6 +25,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,6 +47,12 @@ def _rows(n: int) -> list[dict]:
 BULK = "UNWIND $rows AS row CREATE (n:Bench) SET n = row"
 
 
+def _address(uri: str) -> tuple[str, int]:
+    """``redis://host:port[/db]`` -> (host, port), for the raw ``falkordb`` client."""
+    parts = urlsplit(uri)
+    return parts.hostname or "127.0.0.1", int(parts.port or 6379)
+
+
 def bench_bulk(uri: str, n: int, batch: int, runs: int) -> dict:
     import falkordb
 
@@ -53,8 +60,8 @@ def bench_bulk(uri: str, n: int, batch: int, runs: int) -> dict:
     from experio_platform.graph.falkordb import FalkorDBProvider
 
     rows = _rows(n)
-    host, port = uri.rsplit("/", 1)[-1].split(":")
-    raw_db = falkordb.FalkorDB(host=host, port=int(port))
+    host, port = _address(uri)
+    raw_db = falkordb.FalkorDB(host=host, port=port)
     times: dict[str, list[float]] = {"raw": [], "provider": []}
 
     def raw_run(graph: str) -> None:
@@ -105,8 +112,8 @@ def bench_bulk(uri: str, n: int, batch: int, runs: int) -> dict:
 def generate(uri: str, graph: str, nodes: int, rels: int) -> None:
     import falkordb
 
-    host, port = uri.rsplit("/", 1)[-1].split(":")
-    g = falkordb.FalkorDB(host=host, port=int(port)).select_graph(graph)
+    host, port = _address(uri)
+    g = falkordb.FalkorDB(host=host, port=port).select_graph(graph)
     step = 20000
     for lo in range(0, nodes, step):
         hi = min(nodes, lo + step) - 1
@@ -133,8 +140,8 @@ def raw_copy(uri: str, src: str, dst: str, batch: int) -> tuple[float, int]:
     """The same reads and writes as migrate_graph, straight through the native client."""
     import falkordb
 
-    host, port = uri.rsplit("/", 1)[-1].split(":")
-    db = falkordb.FalkorDB(host=host, port=int(port))
+    host, port = _address(uri)
+    db = falkordb.FalkorDB(host=host, port=port)
     s, t = db.select_graph(src), db.select_graph(dst)
     start = time.perf_counter()
     max_id = s.ro_query("MATCH (n) RETURN max(id(n))").result_set[0][0]
@@ -184,8 +191,8 @@ def bench_migrate(uri: str, nodes: int, rels: int, batch: int, runs: int) -> dic
     from experio_platform.graph.falkordb import FalkorDBProvider
     from experio_platform.graph.migrate import migrate_graph
 
-    host, port = uri.rsplit("/", 1)[-1].split(":")
-    db = falkordb.FalkorDB(host=host, port=int(port))
+    host, port = _address(uri)
+    db = falkordb.FalkorDB(host=host, port=port)
     started = time.perf_counter()
     generate(uri, "bench_src", nodes, rels)
     gen_s = time.perf_counter() - started
@@ -299,14 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args(argv)
     _django()
-    from tests.graph.servers import PrivateFalkorDB
+    from tests.support.servers import PrivateRedis
 
-    server = PrivateFalkorDB()
-    server.start()
+    server = PrivateRedis(falkordb=True).start()
     try:
         load_before = os.getloadavg()[0]
         print(f"load average before: {os.getloadavg()}")
-        bulk = bench_bulk(server.uri, args.bulk_rows, args.batch, args.bulk_runs)
+        uri = f"redis://127.0.0.1:{server.port}"
+        bulk = bench_bulk(uri, args.bulk_rows, args.batch, args.bulk_runs)
         print(
             f"bulk write {bulk['n']} rows, batches of {bulk['batch']}: raw "
             f"{bulk['raw_rate']:.0f} rows/s ({bulk['raw_s']:.2f} s), provider "
@@ -314,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio {bulk['ratio']:.3f} (goal >= 0.9); runs raw {bulk['raw_runs']}, "
             f"provider {bulk['provider_runs']}"
         )
-        mig = bench_migrate(server.uri, args.nodes, args.relationships, args.batch, args.runs)
+        mig = bench_migrate(uri, args.nodes, args.relationships, args.batch, args.runs)
         print(
             f"migration {mig['nodes']} nodes + {mig['relationships']} relationships: "
             f"migrate_graph {mig['migrate_rate']:.0f} entities/s ({mig['migrate_s']:.1f} s, runs "
@@ -329,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             write_section("Graph", render_section(bulk, mig, loads, cmd))
             print("wrote the ## Graph section of docs/BENCHMARKS.md")
     finally:
-        server.close()
+        server.cleanup()
     return 0
 
 

@@ -19,7 +19,7 @@ import pytest
 from experio_platform.graph.base import BaseGraphProvider, GraphConfig
 from experio_platform.graph.falkordb import FalkorDBProvider
 from experio_platform.graph.neo4j import Neo4jProvider
-from tests.graph.servers import PrivateFalkorDB
+from tests.support.servers import PrivateRedis
 
 FAST = {
     "connect_timeout": 1.0,
@@ -60,18 +60,17 @@ def falkor(graph_name: str) -> Iterator[FalkorDBProvider]:
 
 
 @pytest.fixture(scope="session")
-def bolt_server() -> Iterator[PrivateFalkorDB]:
-    server = PrivateFalkorDB(bolt=True)
-    server.start()
+def bolt_server() -> Iterator[PrivateRedis]:
+    server = PrivateRedis(bolt=True).start()
     yield server
-    server.close()
+    server.cleanup()
 
 
 @pytest.fixture(scope="session")
-def _bolt_session_provider(bolt_server: PrivateFalkorDB) -> Iterator[Neo4jProvider]:
+def _bolt_session_provider(bolt_server: PrivateRedis) -> Iterator[Neo4jProvider]:
     # One driver for the session: FalkorDB's Bolt endpoint hangs every other fresh handshake
     # after a connection closes, so tests reuse pooled connections.
-    provider = Neo4jProvider(bolt_config(bolt_server.bolt_uri))
+    provider = Neo4jProvider(bolt_config(bolt_server.bolt_url))
     yield provider
     provider.close()
 

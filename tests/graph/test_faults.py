@@ -20,7 +20,7 @@ from experio_platform.graph.falkordb import FalkorDBProvider
 from experio_platform.graph.neo4j import Neo4jProvider
 from experio_platform.graph.outbox import replay, write_or_defer
 from tests.graph.conftest import bolt_config, falkor_config
-from tests.graph.servers import PrivateFalkorDB
+from tests.support.servers import PrivateRedis
 
 pytestmark = pytest.mark.slow
 
@@ -28,18 +28,20 @@ MERGE = "MERGE (n:GtFault {uid: $uid}) SET n.seq = $seq"
 
 
 @pytest.fixture
-def server() -> Iterator[PrivateFalkorDB]:
-    srv = PrivateFalkorDB(bolt=True)
+def server() -> Iterator[PrivateRedis]:
+    # Not started: the first test begins with the graph down. persist: a graceful stop keeps
+    # the data, like a graph scaled to zero and back.
+    srv = PrivateRedis(bolt=True, persist=True)
     yield srv
-    srv.close()
+    srv.cleanup()
 
 
-def _providers(srv: PrivateFalkorDB) -> list[BaseGraphProvider]:
+def _providers(srv: PrivateRedis) -> list[BaseGraphProvider]:
     # The Bolt endpoint always serves the graph "falkordb": the native client uses it too, so
     # both see the same data.
     return [
-        FalkorDBProvider(falkor_config(srv.uri, "falkordb", breaker_cooldown=1.0)),
-        Neo4jProvider(bolt_config(srv.bolt_uri, breaker_cooldown=1.0)),
+        FalkorDBProvider(falkor_config(srv.url, "falkordb", breaker_cooldown=1.0)),
+        Neo4jProvider(bolt_config(srv.bolt_url, breaker_cooldown=1.0)),
     ]
 
 
@@ -55,7 +57,7 @@ def _eventually(provider: BaseGraphProvider, timeout: float = 8.0) -> int:
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["falkordb", "neo4j-bolt"])
-def test_fault__down_at_start_then_up_without_restart(server: PrivateFalkorDB, which: int) -> None:
+def test_fault__down_at_start_then_up_without_restart(server: PrivateRedis, which: int) -> None:
     provider = _providers(server)[which]  # the server is not running yet
     started = time.monotonic()
     with pytest.raises(GraphUnavailable) as info:
@@ -76,7 +78,7 @@ def test_fault__down_at_start_then_up_without_restart(server: PrivateFalkorDB, w
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["falkordb", "neo4j-bolt"])
-def test_fault__killed_mid_run_then_restarted(server: PrivateFalkorDB, which: int) -> None:
+def test_fault__killed_mid_run_then_restarted(server: PrivateRedis, which: int) -> None:
     server.start()
     provider = _providers(server)[which]
     assert _eventually(provider) == 7
@@ -93,7 +95,7 @@ def test_fault__killed_mid_run_then_restarted(server: PrivateFalkorDB, which: in
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("which", [0, 1], ids=["falkordb", "neo4j-bolt"])
-def test_fault__writes_during_outage_replayed_once(server: PrivateFalkorDB, which: int) -> None:
+def test_fault__writes_during_outage_replayed_once(server: PrivateRedis, which: int) -> None:
     server.start()
     provider = _providers(server)[which]
     assert _eventually(provider) == 7

