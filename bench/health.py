@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import write_section  # noqa: E402
 from tests.support.net import free_port, wait_port  # noqa: E402
 from tests.support.proxy import FaultProxy  # noqa: E402
-from tests.support.servers import PrivateRedis  # noqa: E402
+from tests.support.servers import PrivateRedis, stop_process  # noqa: E402
 
 BENCH_DB = "experio_health_bench"
 WORKERS = 2
@@ -136,12 +136,7 @@ class Gunicorn:
                 client.get(path)
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc)
 
 
 def wrk(url: str, *, connections: int, seconds: int) -> dict[str, float]:

