@@ -17,6 +17,7 @@ from django.contrib import admin
 from django.db import router, transaction
 from django.http import HttpRequest
 
+from experio_platform.admin_base import ReadOnlyAdmin
 from experio_platform.config import crypto, store
 from experio_platform.config.models import ConfigChange, ConfigEntry
 from experio_platform.config.registry import ConfigKey, ConfigValueError, get_registry
@@ -184,7 +185,7 @@ class ConfigEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConfigChange)
-class ConfigChangeAdmin(admin.ModelAdmin):
+class ConfigChangeAdmin(ReadOnlyAdmin):
     list_display = (
         "at",
         "key",
@@ -199,12 +200,3 @@ class ConfigChangeAdmin(admin.ModelAdmin):
     list_filter = ("action", "source")
     search_fields = ("key", "actor")
     date_hierarchy = "at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from experio_platform.admin_base import ReadOnlyAdmin
 from experio_platform.scaling import history
 from experio_platform.scaling.models import (
     DESIRED_FIELDS,
@@ -270,19 +271,8 @@ class ServiceConfigurationAdmin(admin.ModelAdmin):
         self._apply(request, queryset, history.resume, "Resumed")
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(ScalingDecision)
-class ScalingDecisionAdmin(_ReadOnlyAdmin):
+class ScalingDecisionAdmin(ReadOnlyAdmin):
     list_display = (
         "decided_at",
         "service",
@@ -300,7 +290,7 @@ class ScalingDecisionAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(ServiceConfigurationChange)
-class ServiceConfigurationChangeAdmin(_ReadOnlyAdmin):
+class ServiceConfigurationChangeAdmin(ReadOnlyAdmin):
     list_display = ("changed_at", "service_key", "actor", "source", "reason")
     list_filter = ("source",)
     search_fields = ("service_key", "actor", "reason")
