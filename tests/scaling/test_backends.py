@@ -278,3 +278,59 @@ def test_kubernetes__concurrent_writer_gets_409_busy() -> None:
 def test_kubernetes__bad_resource_kind() -> None:
     with pytest.raises(BackendError, match="Deployment or StatefulSet"):
         KubernetesBackend(host="http://127.0.0.1:9").read("cronjob/x")
+
+
+@pytest.mark.parametrize(
+    ("resource", "path_name"),
+    [
+        ("structured_data", "structured-data"),  # the seeded default (compose service name)
+        ("deployment/ingestion_v2", "ingestion-v2"),
+        ("default/deployment/structured_data", "structured-data"),
+    ],
+)
+def test_kubernetes__underscores_become_dashes_like_kompose(resource, path_name) -> None:
+    with running(FakeKubernetes()) as fake:
+        fake.set_replicas(f"deployment/{path_name}", 0)
+        backend = KubernetesBackend(host=fake.url, namespace="default", timeout=2)
+        state = backend.read(resource)
+        backend.scale(resource, state.replicas, 2)
+        url = f"/apis/apps/v1/namespaces/default/deployments/{path_name}/scale"
+        assert [(r["method"], r["path"]) for r in fake.requests] == [("GET", url), ("PATCH", url)]
+        assert fake.replicas(f"deployment/{path_name}") == 2
+        backend.close()
+
+
+def test_kubernetes__missing_mapped_name_says_which_object() -> None:
+    with running(FakeKubernetes()) as fake:
+        backend = KubernetesBackend(host=fake.url, namespace="default", timeout=2)
+        with pytest.raises(BackendError, match=r"'structured-data'.*does not exist"):
+            backend.read("structured_data")
+        backend.close()
+
+
+@pytest.mark.parametrize(
+    ("resource", "shown"),
+    [
+        ("deployment/Parser", "'Parser'"),
+        ("statefulset/parser.v2!", "'parser.v2!'"),
+        ("deployment/_parser", "'_parser' (as '-parser')"),
+        ("deployment/" + "p" * 254, "'" + "p" * 254 + "'"),
+        ("deployment/", "''"),
+    ],
+)
+def test_kubernetes__invalid_name_is_refused_before_any_request(resource, shown) -> None:
+    with running(FakeKubernetes()) as fake:
+        backend = KubernetesBackend(host=fake.url, namespace="default", timeout=2)
+        for call in (lambda: backend.read(resource), lambda: backend.scale(resource, 0, 1)):
+            with pytest.raises(BackendError) as info:
+                call()
+            message = str(info.value)
+            assert f"{shown} is not a valid Kubernetes object name" in message
+            assert "set the row's platform resource" in message and "lowercase" in message
+        assert fake.requests == []
+        backend.close()
+
+
+def test_kubernetes__too_many_slashes_is_a_backend_error() -> None:
+    with pytest.raises(BackendError, match="NAMESPACE/KIND/NAME"):
+        KubernetesBackend(host="http://127.0.0.1:9").read("a/deployment/b/c")

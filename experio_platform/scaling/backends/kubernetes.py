@@ -1,13 +1,16 @@
 """Kubernetes: read and patch the ``/scale`` subresource with the official ``kubernetes`` client.
 
 The platform resource is ``deployment/NAME``, ``statefulset/NAME`` or ``NAMESPACE/KIND/NAME``
-(a bare ``NAME`` means a Deployment). The patch carries the ``resourceVersion`` just read, so
+(a bare ``NAME`` means a Deployment). ``_`` in NAME becomes ``-``, as kompose names the objects it
+converts from compose services, so the seeded ``structured_data`` scales
+``deployment/structured-data``. The patch carries the ``resourceVersion`` just read, so
 a concurrent writer (an HPA, another controller: KEDA#5288) makes the API server answer 409
 instead of the two silently overwriting each other.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,18 @@ _KINDS = {
     "sts": "stateful_set",
 }
 _SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+# Deployment and StatefulSet names are DNS-1123 subdomains (RFC 1123; at most 253 characters,
+# apimachinery's IsDNS1123Subdomain).
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS1123_MAX = 253
+
+
+def _what(resource: str, name: str) -> str:
+    # Errors name the object actually asked for when the mapping changed it (a 404 for
+    # 'structured_data' must say that 'structured-data' is missing).
+    if resource.rsplit("/", 1)[-1] == name:
+        return f"{resource} scale"
+    return f"{resource} scale (Kubernetes name {name!r})"
 
 
 @dataclass
@@ -88,13 +103,25 @@ class KubernetesBackend(ScalingBackend):
                 _SA_NAMESPACE.read_text().strip() if _SA_NAMESPACE.exists() else "default"
             )
             parts = [ns, *parts]
-        ns, kind, name = parts
-        if kind.lower() not in _KINDS or len(parts) != 3:
+        if len(parts) != 3 or parts[1].lower() not in _KINDS:
             raise BackendError(
                 f"Cannot scale {resource!r}: the kind must be a Deployment or StatefulSet.",
                 hint="Use 'deployment/NAME', 'statefulset/NAME' or 'NAMESPACE/KIND/NAME'.",
             )
-        return ns, _KINDS[kind.lower()], name
+        ns, kind, name = parts
+        # Compose service names may hold '_', Kubernetes names may not: kompose turns
+        # structured_data into structured-data, so the seeded resource names work unchanged.
+        mapped = name.replace("_", "-")
+        if len(mapped) > _DNS1123_MAX or not _DNS1123_SUBDOMAIN.fullmatch(mapped):
+            shown = repr(name) if mapped == name else f"{name!r} (as {mapped!r})"
+            raise BackendError(
+                f"Cannot scale {resource!r}: {shown} is not a valid Kubernetes object name.",
+                hint="Kubernetes names are at most 253 lowercase letters, digits, '-' and '.', "
+                "starting and ending with a letter or digit ('_' is turned into '-'); set the "
+                "row's platform resource to the workload's real name, e.g. "
+                "'deployment/structured-data'.",
+            )
+        return ns, _KINDS[kind.lower()], mapped
 
     def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
@@ -124,7 +151,7 @@ class KubernetesBackend(ScalingBackend):
     def read(self, resource: str) -> PlatformState:
         ns, kind, name = self._parse(resource)
         func = getattr(self._apps(), f"read_namespaced_{kind}_scale")
-        scale = self._call(f"{resource} scale", func, name, ns)
+        scale = self._call(_what(resource, name), func, name, ns)
         self._versions[resource] = scale.metadata.resource_version
         replicas = scale.spec.replicas or 0
         observed = scale.status.replicas if scale.status else None
@@ -139,7 +166,7 @@ class KubernetesBackend(ScalingBackend):
             body["metadata"] = {"resourceVersion": version}
         func = getattr(self._apps(), f"patch_namespaced_{kind}_scale")
         self._call(
-            f"{resource} scale",
+            _what(resource, name),
             func,
             name,
             ns,
