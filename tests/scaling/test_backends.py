@@ -22,6 +22,8 @@ from experio_platform.scaling.backends import (
 from experio_platform.scaling.backends.kubernetes import KubernetesBackend
 from experio_platform.scaling.backends.log import LogBackend
 from experio_platform.scaling.backends.omnistrate import OmnistrateBackend
+from experio_platform.scaling.models import ServiceConfiguration
+from experio_platform.scaling.reconciler import Reconciler
 from tests.scaling.fakes import FakeKubernetes, FakeOmnistrate, running
 
 pytestmark = pytest.mark.timeout(60)
@@ -150,6 +152,42 @@ def test_build_backend__omnistrate_env_selects_fleet_api(settings, monkeypatch) 
     backend = build_backend("omnistrate")
     assert backend.uses_fleet_api and backend.sidecar_url == "http://sidecar:1"
     assert "sekrit" not in repr(backend)  # the API key never reaches a repr
+
+
+# ---- log: the rows' observed count survives a restart ------------------------------------
+
+
+def _row(key: str, **kw: Any) -> ServiceConfiguration:
+    kw.setdefault("platform_resource", key)
+    return ServiceConfiguration.objects.create(key=key, **kw)
+
+
+def test_log__starts_from_the_rows_last_observed_replicas(db) -> None:
+    _row("parser", observed_replicas=3)
+    _row("neo4j", observed_replicas=None)
+    backend = LogBackend()
+    assert backend.read("parser").replicas == 3
+    assert backend.read("neo4j").replicas == 0  # never observed
+    assert backend.read("no-such-row").replicas == 0
+    # From then on the process's own count is the platform: the row is not read again.
+    backend.scale("parser", 3, 1)
+    ServiceConfiguration.objects.filter(key="parser").update(observed_replicas=4)
+    assert backend.read("parser").replicas == 1
+    # Counts given to the constructor win over the rows.
+    assert LogBackend({"parser": 2}).read("parser").replicas == 2
+
+
+def test_log__restarted_scaler_does_not_start_from_zero(db) -> None:
+    row = _row("neo4j", mode="keep_alive", pinned_replicas=2, max_replicas=2)
+    first = LogBackend()
+    rec = Reconciler(first, None, holder="t")
+    assert rec.run_pass().rows[0].outcome == "applied"  # 0 -> 2
+    assert rec.run_pass().rows[0].outcome == "steady"  # reads 2 and records it on the row
+    row.refresh_from_db()
+    assert row.observed_replicas == 2
+    restarted = LogBackend()  # a new process: no count in memory
+    assert Reconciler(restarted, None, holder="t").run_pass().rows[0].outcome == "steady"
+    assert restarted.calls == [] and first.calls == [("neo4j", 0, 2)]
 
 
 # ---- Omnistrate: paths, bodies, 202, 409, lost answers, sign-in ----------------------------
