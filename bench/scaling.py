@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import write_section
-from experio_platform.scaling.defaults import WORKER_DEFAULTS
+from experio_platform.scaling.defaults import ECONOMY_WORKER_PROFILE, WORKER_DEFAULTS
 from experio_platform.scaling.policy import (
     Memory,
     PolicyConfig,
@@ -62,6 +62,7 @@ BURST_EVERY = 3600.0  # mean seconds between bursts in working hours
 BURST_SIZE = (10, 80)  # messages per burst
 TRICKLE_DAY, TRICKLE_NIGHT = 1200.0, 5400.0  # mean seconds between single messages
 LONG_SHARE = 0.10  # share of long jobs (5-15 min); the rest take ~20 s
+LONGEST_JOB = 900.0
 TARGET = WORKER_DEFAULTS["target_messages_per_replica"]
 
 
@@ -85,7 +86,7 @@ def workload(days: int, seed: int) -> list[Msg]:
 
     def duration() -> float:
         if rng.random() < LONG_SHARE:
-            return rng.uniform(300, 900)
+            return rng.uniform(300, LONGEST_JOB)
         return max(2.0, rng.expovariate(1 / 20))
 
     msgs: list[Msg] = []
@@ -294,9 +295,14 @@ def plot(results: list[Result], path: Path, start_h: float, end_h: float) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = ["#1565c0", "#c62828"]
+    colours = ["#1565c0", "#c62828", "#2e7d32"]
     fig, axes = plt.subplots(
-        3, 1, figsize=(13, 7.5), sharex=True, height_ratios=[2, 1, 1], constrained_layout=True
+        1 + len(results),
+        1,
+        figsize=(13, 3.0 + 1.5 * len(results)),
+        sharex=True,
+        height_ratios=[2] + [1] * len(results),
+        constrained_layout=True,
     )
     for i, (res, colour) in enumerate(zip(results, colours, strict=False)):
         pts = [p for p in res.series if start_h * 3600 <= p[0] <= end_h * 3600]
@@ -306,7 +312,7 @@ def plot(results: list[Result], path: Path, start_h: float, end_h: float) -> Non
         ax.fill_between(t, [p[2] for p in pts], step="post", color=colour, alpha=0.35, lw=0)
         ax.step(t, [p[2] for p in pts], where="post", color=colour, lw=1.0)
         flips = res.flips / res.hours
-        ax.set_ylabel(f"replicas\n{res.name.split(' (')[0]}")
+        ax.set_ylabel("replicas\n" + res.name.replace("experio run_scaler ", "").strip("()"))
         ax.text(
             0.005,
             0.93,
@@ -320,8 +326,8 @@ def plot(results: list[Result], path: Path, start_h: float, end_h: float) -> Non
         ax.set_yticks(range(MAX + 1))
     axes[0].set_ylabel("messages in queue\n(ready + unacked)")
     axes[0].set_title(
-        "One simulated day (termination grace 30 s): experio run_scaler vs a MODEL of KEDA "
-        "(AMQP mode) + HPA, same seeded arrivals"
+        "One simulated day, termination grace 30 s: experio run_scaler vs a MODEL of "
+        "KEDA (AMQP mode) + HPA, same seeded arrivals"
     )
     axes[0].legend(loc="upper left")
     axes[-1].set_xlabel("hour of the simulation (shaded: night, 20:00-08:00)")
@@ -375,7 +381,14 @@ the plot shows the second day with the 30 s grace period.
 
 Reading: {reading}
 
-Seeds {seeds}, seeded defaults vs the model: {spread}
+Other seeds (other arrivals and job lengths, the same workload shape), each policy against the
+model on the same seed. The economy profile ({econ}) was chosen on seeds {tuning} (a grid of
+messages per replica, idle time, warm time and scale-down window; the choice wins there on every
+seed) and is shown as well on seeds {holdout}, which were not looked at while choosing it.
+"goal met" = fewer flips/h, no interrupted job and no more replica-minutes than the model;
+ranges are min..max over the seeds:
+
+{robust}
 
 The idle time before zero (ours) and `cooldownPeriod` (the model) are the same knob, and on
 this workload (a Poisson trickle between bursts: memoryless gaps) it is a pure trade: a longer
@@ -389,6 +402,14 @@ job):
 """
 
 
+def econ_text() -> str:
+    p = ECONOMY_WORKER_PROFILE
+    return (
+        f"{p['target_messages_per_replica']} messages per replica, "
+        f"{p['idle_seconds_before_zero'] / 60:g} min idle before zero"
+    )
+
+
 def reading(short: list[dict[str, Any]], long: list[dict[str, Any]]) -> str:
     """Say plainly what the figures show for the seeded defaults (row 1) vs the model (row 0)."""
 
@@ -398,8 +419,9 @@ def reading(short: list[dict[str, Any]], long: list[dict[str, Any]]) -> str:
     def idle(row: dict[str, Any]) -> float:
         return float(row["idle min, queue empty"] + row["idle min beside a busy one"])
 
-    k30, o30, i30, n30 = short
-    k1200, o1200, i1200, n1200 = long
+    k30, o30, i30, n30 = short[:4]
+    k1200, o1200, i1200, n1200 = long[:4]
+    e30, e1200 = short[4], long[4]
     return (
         f"with the 30 s grace period the model interrupts {k30['interrupted jobs']} jobs "
         f"(it scales down and to zero while long jobs hold unacknowledged messages; each "
@@ -414,11 +436,12 @@ def reading(short: list[dict[str, Any]], long: list[dict[str, Any]]) -> str:
         f"the model flips {k1200['0<->1 flips/h']:.2f}/h, the seeded defaults "
         f"{o1200['0<->1 flips/h']:.2f}/h at {rel(o1200, k1200)} replica-minutes, 5 min idle "
         f"{i1200['0<->1 flips/h']:.2f}/h at {rel(i1200, k1200)}, 5 min idle with the switch off "
-        f"{n1200['0<->1 flips/h']:.2f}/h at {rel(n1200, k1200)}. **The goal (fewer flips and no "
-        "lost work at equal or lower replica-minutes) is met only in part**: the seeded defaults "
-        "lost no work in either scenario and flip less than the model in "
-        "both, but at more replica-minutes; the idle time trades one for the other and neither "
-        "variant beats the model on both at once in these tables. Where the extra "
+        f"{n1200['0<->1 flips/h']:.2f}/h at {rel(n1200, k1200)}. The seeded defaults **do not "
+        "meet the goal** (fewer flips and no lost work at "
+        "equal or lower replica-minutes): they lose no work and flip less than the model in "
+        "both scenarios, but spend more replica-minutes, because they are tuned for message wait "
+        f"(p95 {o1200['p95 wait s']:.0f} s vs the model's {k1200['p95 wait s']:.0f} s at 1200 s "
+        "grace: ours sizes by ready + unacked and keeps replicas warm). Where the extra "
         f"replica-minutes go (1200 s grace): the seeded defaults keep "
         f"{o1200['idle min, queue empty']:.0f} idle replica-minutes with an empty queue (the model "
         f"{k1200['idle min, queue empty']:.0f}: its cooldown starts at the last *ready* message, "
@@ -427,9 +450,19 @@ def reading(short: list[dict[str, Any]], long: list[dict[str, Any]]) -> str:
         f"(the model {k1200['idle min beside a busy one']:.0f}: it scales down and lets the busy "
         "one drain; ours waits until nothing is unacknowledged): idle minutes "
         f"{idle(o1200) - idle(k1200):+.0f} against a total difference of "
-        f"{o1200['replica-minutes'] - k1200['replica-minutes']:+.0f}; "
-        f"in exchange p95 wait is {o1200['p95 wait s']:.0f} s vs {k1200['p95 wait s']:.0f} s "
-        "(ours sizes by ready + unacked)."
+        f"{o1200['replica-minutes'] - k1200['replica-minutes']:+.0f}. "
+        f"**The economy profile ({econ_text()}) meets the goal in both scenarios**: at 30 s "
+        f"grace {e30['0<->1 flips/h']:.2f} vs {k30['0<->1 flips/h']:.2f} flips/h, "
+        f"{e30['interrupted jobs']} vs {k30['interrupted jobs']} interrupted jobs, "
+        f"{rel(e30, k30)} replica-minutes; at 1200 s grace (with `scale_down_only_when_idle` "
+        "off, as docs/scaling.md says to do when the grace period covers the longest job) "
+        f"{e1200['0<->1 flips/h']:.2f} vs {k1200['0<->1 flips/h']:.2f} flips/h, "
+        f"{e1200['interrupted jobs']} vs {k1200['interrupted jobs']} interrupted, "
+        f"{rel(e1200, k1200)} replica-minutes. Its price is message wait: p95 "
+        f"{e30['p95 wait s']:.0f} s vs {k30['p95 wait s']:.0f} s (30 s grace) and "
+        f"{e1200['p95 wait s']:.0f} s vs {k1200['p95 wait s']:.0f} s (1200 s grace): it works a "
+        "backlog off with fewer replicas, so one warm period covers more arrivals (the same "
+        "thing the model does when HPA shrinks to ceil(ready / 20) mid-backlog)."
     )
 
 
@@ -485,8 +518,60 @@ def sweep(arrivals: list[Msg], days: int, seed: int) -> tuple[str, str]:
     return "\n".join(lines), ". ".join(verdicts)
 
 
+def economy(grace: float) -> Ours:
+    """The economy worker profile, with the switch set as docs/scaling.md says: scale-down
+    waits for idle replicas unless the grace period covers the longest job."""
+    if grace >= LONGEST_JOB:
+        return Ours(
+            "economy profile, scale-down while busy: the grace period covers the jobs",
+            **ECONOMY_WORKER_PROFILE,
+            scale_down_only_when_idle=False,
+        )
+    return Ours("economy profile", **ECONOMY_WORKER_PROFILE)
+
+
+TUNING_SEEDS = tuple(range(7, 19))
+HOLDOUT_SEEDS = tuple(range(19, 43))
+
+
+def robustness(days: int, tuning: tuple[int, ...], holdout: tuple[int, ...]) -> str:
+    """The seeded defaults and the economy profile against the model on many seeds."""
+    lines = [
+        "| seeds | grace | policy | goal met | replica-minutes vs model | flips/h minus model "
+        "| interrupted (ours / model) | p95 wait / model's |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, seeds in (("chosen on", tuning), ("held out", holdout)):
+        for grace in (GRACE, LONG_GRACE):
+            per: dict[str, list[tuple[float, float, int, int, float, bool]]] = {}
+            for seed in seeds:
+                arr = workload(days, seed)
+                k = simulate(KedaHpaModel(), arr, days, seed, grace).row()
+                policies = (("seeded defaults", Ours()), ("economy profile", economy(grace)))
+                for name, ctrl in policies:
+                    o = simulate(ctrl, arr, days, seed, grace).row()
+                    rm = o["replica-minutes"] / k["replica-minutes"] - 1
+                    flips = o["0<->1 flips/h"] - k["0<->1 flips/h"]
+                    met = o["interrupted jobs"] == 0 and flips < 0 and rm <= 0
+                    wait = o["p95 wait s"] / k["p95 wait s"]
+                    per.setdefault(name, []).append(
+                        (rm, flips, o["interrupted jobs"], k["interrupted jobs"], wait, met)
+                    )
+            for name, runs in per.items():
+                rms, flips, waits = [r[0] for r in runs], [r[1] for r in runs], [r[4] for r in runs]
+                lines.append(
+                    f"| {label} {seeds[0]}-{seeds[-1]} | {grace:.0f} s | {name} | "
+                    f"{sum(r[5] for r in runs)}/{len(runs)} | "
+                    f"{min(rms):+.1%}..{max(rms):+.1%} | {min(flips):+.2f}..{max(flips):+.2f} | "
+                    f"{sum(r[2] for r in runs)} / {sum(r[3] for r in runs)} | "
+                    f"{min(waits):.2f}..{max(waits):.2f} |"
+                )
+    return "\n".join(lines)
+
+
 def scenario(arrivals: list[Msg], days: int, seed: int, grace: float) -> list[Result]:
-    """The model, the seeded defaults and two variants of ours, all with one grace period."""
+    """The model, the seeded defaults, two variants of ours and the economy profile, all with
+    one grace period."""
     return [
         simulate(KedaHpaModel(), arrivals, days, seed, grace),
         simulate(Ours("seeded defaults"), arrivals, days, seed, grace),
@@ -502,6 +587,7 @@ def scenario(arrivals: list[Msg], days: int, seed: int, grace: float) -> list[Re
             seed,
             grace,
         ),
+        simulate(economy(grace), arrivals, days, seed, grace),
     ]
 
 
@@ -525,26 +611,14 @@ def main(argv: list[str] | None = None) -> int:
     sweep_table, sweep_verdict = sweep(arrivals, args.days, args.seed)
     print(sweep_table)
     print(sweep_verdict)
-    spread = []
-    for seed in (args.seed, args.seed + 1, args.seed + 2):
-        arr = workload(args.days, seed)
-        parts = []
-        for grace in (GRACE, LONG_GRACE):
-            o = simulate(Ours(), arr, args.days, seed, grace).row()
-            k = simulate(KedaHpaModel(), arr, args.days, seed, grace).row()
-            parts.append(
-                f"grace {grace:.0f} s: flips/h {o['0<->1 flips/h']:.2f} vs "
-                f"{k['0<->1 flips/h']:.2f}, interrupted {o['interrupted jobs']} vs "
-                f"{k['interrupted jobs']}, replica-minutes "
-                f"{o['replica-minutes'] / k['replica-minutes'] - 1:+.0%}"
-            )
-        spread.append(f"seed {seed}: " + "; ".join(parts))
+    robust = robustness(args.days, TUNING_SEEDS, HOLDOUT_SEEDS)
+    print(robust)
     print(f"{len(arrivals)} messages over {args.days} days (seed {args.seed})")
     print(tables)
-    print("\n".join(spread))
     if not args.no_write:
         day = 1 if args.days > 1 else 0  # the second day: a full day after a quiet start
-        plot(short[:2], ROOT / "docs" / "scaling-simulation.png", day * 24, day * 24 + 24)
+        png = ROOT / "docs" / "scaling-simulation.png"
+        plot(short[:2] + short[4:], png, day * 24, day * 24 + 24)
         write_section(
             "Scaling",
             SECTION.format(
@@ -553,8 +627,10 @@ def main(argv: list[str] | None = None) -> int:
                 secs=time.monotonic() - started,
                 tables=tables,
                 reading=reading(rows_short, rows_long),
-                seeds=", ".join(str(args.seed + i) for i in range(3)),
-                spread="; ".join(spread) + ".",
+                robust=robust,
+                tuning=f"{TUNING_SEEDS[0]}-{TUNING_SEEDS[-1]}",
+                holdout=f"{HOLDOUT_SEEDS[0]}-{HOLDOUT_SEEDS[-1]}",
+                econ=econ_text(),
                 sweep_table=sweep_table,
                 sweep_verdict=sweep_verdict,
             ),

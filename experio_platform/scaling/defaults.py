@@ -29,6 +29,15 @@ WORKER_DEFAULTS: dict[str, Any] = {
     "dry_run": False,
 }
 
+# The "economy" worker profile: fewer replica-minutes and 0<->1 flips than a KEDA+HPA model at
+# its documented defaults, paid for in message wait (docs/scaling.md, "Worker profiles";
+# figures in docs/BENCHMARKS.md, "Scaling"). Fields over WORKER_DEFAULTS; apply it with
+# AUTOSCALING_DEFAULTS = {key: ECONOMY_WORKER_PROFILE for key in WORKERS}.
+ECONOMY_WORKER_PROFILE: dict[str, Any] = {
+    "target_messages_per_replica": 45,
+    "idle_seconds_before_zero": 150,
+}
+
 # Stateful services scaled by hand (0 or 1 replica): Keep alive / Keep down / Wake for N hours.
 MANUAL_DEFAULTS: dict[str, Any] = {
     **WORKER_DEFAULTS,
