@@ -109,6 +109,25 @@ def test_seed__host_override_with_one_setting(settings) -> None:
     assert {line.name: line.source for line in report.lines}["parser"] == "setting"
 
 
+def test_seed__economy_profile_through_the_documented_snippet(settings) -> None:
+    # docs/scaling.md, "Worker profiles": the whole profile for every worker in one setting.
+    from experio_platform.scaling.defaults import ECONOMY_WORKER_PROFILE, WORKERS
+
+    settings.EXPERIO_PLATFORM = {
+        "AUTOSCALING_DEFAULTS": {key: ECONOMY_WORKER_PROFILE for key in WORKERS}
+    }
+    seed_autoscaling_config()
+    rows = {s.key: s for s in ServiceConfiguration.objects.all()}
+    for key in WORKERS:
+        assert (rows[key].target_messages_per_replica, rows[key].idle_seconds_before_zero) == (
+            45,
+            150,
+        )
+        assert rows[key].queues == [key]
+    assert rows["coordinator"].min_replicas == 1  # the rest of each worker's defaults stays
+    assert rows["neo4j"].target_messages_per_replica == 20  # manual rows untouched
+
+
 def test_seed__invalid_override_is_an_error_and_nothing_written(settings) -> None:
     settings.EXPERIO_PLATFORM = {"AUTOSCALING_DEFAULTS": {"parser": {"min_replicas": 9}}}
     code, out = run()
