@@ -218,6 +218,20 @@ class ServiceConfigurationAdmin(admin.ModelAdmin):
         with history.attributed(request.user.get_username(), "admin", reason, request.user):
             super().save_model(request, obj, form, change)
 
+    # The model and its queryset record deletions; the admin says who (the page has no reason
+    # box, the reason says where it happened). delete_queryset serves the bulk action.
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with history.attributed(
+            request.user.get_username(), "admin", "deleted in the admin", request.user
+        ):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        with history.attributed(
+            request.user.get_username(), "admin", "deleted in the admin", request.user
+        ):
+            super().delete_queryset(request, queryset)
+
     # ---- actions -----------------------------------------------------------------------------
 
     def _apply(

@@ -91,8 +91,22 @@ def _jsonable(value: Any) -> Any:
 
 def _record(pk: Any, key: str, before: dict[str, Any], after: dict[str, Any]) -> None:
     changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
-    if not changes:
-        return
+    if changes:
+        _append(pk, key, changes)
+
+
+def _record_deletions(qs: models.QuerySet[Any]) -> list[Any]:
+    """Lock the rows of ``qs`` and append one entry per row about to be deleted (every desired
+    field ``[old, None]``); return their pks. Call inside the deleting transaction."""
+    rows = _rows(qs.select_for_update())
+    for row in rows.values():
+        key = row.pop("key")
+        # Not linked to the row (service=None): SET_NULL would unlink it on the delete anyway.
+        _append(None, key, {k: [v, None] for k, v in row.items()})
+    return list(rows)
+
+
+def _append(pk: Any, key: str, changes: dict[str, list[Any]]) -> None:
     ctx = _context.get() or _unattributed()
     ServiceConfigurationChange.objects.create(
         service_id=pk,
@@ -115,7 +129,22 @@ def _rows(qs: models.QuerySet[Any]) -> dict[Any, dict[str, Any]]:
 
 class ServiceConfigurationQuerySet(models.QuerySet["ServiceConfiguration"]):
     """Bulk writes that touch desired fields append to the history like ``save()`` does, so an
-    ORM ``update()``/``bulk_update()``/``bulk_create()`` cannot change a mode unrecorded."""
+    ORM ``update()``/``bulk_update()``/``bulk_create()``/``delete()`` cannot change a mode or
+    remove a row unrecorded."""
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Delete the rows, appending one history entry per row (same transaction)."""
+        with transaction.atomic(using=self.db):
+            base = self.model._base_manager.using(self.db)
+            pks = _record_deletions(base.filter(pk__in=self.values("pk")))
+            # Delete exactly the rows recorded (locked until commit): a matching row committed
+            # by someone else meanwhile is left alone rather than deleted unrecorded.
+            return super(ServiceConfigurationQuerySet, self.filter(pk__in=pks)).delete()
+
+    # As on QuerySet.delete: templates must not call it, and the manager gets no delete()
+    # (ServiceConfiguration.objects.delete() would empty the table).
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
     def update(self, **kwargs: Any) -> int:
         if not set(kwargs) & set(DESIRED_FIELDS):
@@ -156,9 +185,10 @@ class ServiceConfigurationQuerySet(models.QuerySet["ServiceConfiguration"]):
 class ServiceConfiguration(models.Model):
     """One deployable service and how many replicas it should run.
 
-    Every change of a desired field is appended to ``ServiceConfigurationChange`` by ``save()``
-    and by this model's querysets, whichever path made it; wrap writes in ``attributed()`` to
-    say who and why. Only raw SQL bypasses it.
+    Every change of a desired field, and every deletion, is appended to
+    ``ServiceConfigurationChange`` by ``save()``, ``delete()`` and this model's querysets,
+    whichever path made it; wrap writes in ``attributed()`` to say who and why. Only raw SQL
+    bypasses it.
     """
 
     Mode = Mode
@@ -295,6 +325,15 @@ class ServiceConfiguration(models.Model):
                 before.pop("key", None)
             super().save(*args, **kwargs)
             _record(self.pk, self.key, before, self.snapshot())
+
+    def delete(self, using: Any = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        """Delete, and append the row's last desired state (every field ``[old, None]``) to the
+        history (same transaction: a rolled-back delete leaves no entry)."""
+        using = using or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            if self.pk is not None:  # else Model.delete() refuses below
+                _record_deletions(type(self)._base_manager.using(using).filter(pk=self.pk))
+            return super().delete(using=using, keep_parents=keep_parents)
 
     def clean(self) -> None:
         """Repeat the database constraints with messages attached to the field to fix."""

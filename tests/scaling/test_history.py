@@ -9,11 +9,17 @@ from datetime import timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from experio_platform.scaling.history import attributed, keep_down
-from experio_platform.scaling.models import ServiceConfiguration, ServiceConfigurationChange
+from experio_platform.scaling.models import (
+    DESIRED_FIELDS,
+    ServiceConfiguration,
+    ServiceConfigurationChange,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +98,78 @@ def test_history__helpers_attribute_once() -> None:
     last = entries()[-1]
     assert len(entries()) == 2
     assert (last.actor, last.source, last.reason) == ("unknown", "api", "cost")
+
+
+# ---- deletion: the row goes, its last desired state stays in the history -----------------
+
+
+def assert_deletion_entry(entry: ServiceConfigurationChange, row: ServiceConfiguration) -> None:
+    assert entry.service_id is None and entry.service_key == row.key
+    assert set(entry.changes) == set(DESIRED_FIELDS)
+    assert all(new is None for _, new in entry.changes.values())
+    assert {k: old for k, (old, _) in entry.changes.items()} == row.snapshot()
+
+
+def test_history__model_delete_is_recorded() -> None:
+    row = svc(mode="keep_alive", pinned_replicas=2, keep_alive_until=timezone.now())
+    row.refresh_from_db()
+    row.delete()
+    created, deleted = entries()
+    assert created.service_id is None  # unlinked by on_delete=SET_NULL, still keyed
+    assert deleted.source == "orm" and deleted.actor == getpass.getuser()
+    assert deleted.changes["mode"] == ["keep_alive", None]
+    assert deleted.changes["pinned_replicas"] == [2, None]
+    assert deleted.changes["previous_mode"] == ["", None]
+    assert_deletion_entry(deleted, row)
+    assert not ServiceConfiguration.objects.filter(key="parser").exists()
+
+
+def test_history__queryset_delete_is_recorded_per_row_with_attribution() -> None:
+    rows = [svc("parser"), svc("reader"), svc("neo4j", mode="keep_down", queues=[])]
+    with attributed("ops-script", "shell", "workers retired"):
+        count, per_model = ServiceConfiguration.objects.filter(mode="auto").delete()
+    assert count == 2 and per_model["experio_platform.ServiceConfiguration"] == 2
+    for row in rows[:2]:
+        last = entries(row.key)[-1]
+        assert (last.actor, last.source, last.reason) == ("ops-script", "shell", "workers retired")
+        assert_deletion_entry(last, row)
+        assert len(entries(row.key)) == 2
+    assert len(entries("neo4j")) == 1  # not matched: still there, nothing recorded
+    # As with Django's own QuerySet.delete(): the manager offers no delete() of everything.
+    assert not hasattr(ServiceConfiguration.objects, "delete")
+
+
+def test_history__rolled_back_or_refused_delete_leaves_no_entry() -> None:
+    row = svc()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        row.delete()
+        raise RuntimeError("abort")
+    with pytest.raises(TypeError, match="values"):
+        ServiceConfiguration.objects.values("key").delete()
+    with pytest.raises(TypeError):
+        ServiceConfiguration.objects.all()[:1].delete()
+    assert ServiceConfiguration.objects.filter(key="parser").exists()  # (delete() unset row.pk)
+    assert [e.changes.get("mode") for e in entries()] == [[None, "auto"]]
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_user(
+        "ops", password="pw", is_staff=True, is_superuser=True
+    )
+
+
+def test_history__admin_delete_page_and_bulk_action_are_recorded(client, staff) -> None:
+    one, two, three = svc("parser"), svc("reader"), svc("cleanup")
+    client.force_login(staff)
+    url = reverse("admin:experio_platform_serviceconfiguration_delete", args=[one.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    changelist = reverse("admin:experio_platform_serviceconfiguration_changelist")
+    data = {"action": "delete_selected", "_selected_action": [two.pk, three.pk], "post": "yes"}
+    assert client.post(changelist, data).status_code == 302
+    assert not ServiceConfiguration.objects.exists()
+    for row in (one, two, three):
+        last = entries(row.key)[-1]
+        assert (last.actor, last.source, last.changed_by) == ("ops", "admin", staff)
+        assert last.reason == "deleted in the admin"
+        assert_deletion_entry(last, row)
