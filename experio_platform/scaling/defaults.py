@@ -35,7 +35,7 @@ WORKER_DEFAULTS: dict[str, Any] = {
 # AUTOSCALING_DEFAULTS = {key: ECONOMY_WORKER_PROFILE for key in WORKERS}.
 ECONOMY_WORKER_PROFILE: dict[str, Any] = {
     "target_messages_per_replica": 45,
-    "idle_seconds_before_zero": 150,
+    "idle_seconds_before_zero": 300,  # KEDA's default cooldownPeriod, counted the same way
 }
 
 # Stateful services scaled by hand (0 or 1 replica): Keep alive / Keep down / Wake for N hours.

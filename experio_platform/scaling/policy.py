@@ -11,7 +11,8 @@ Rules, in order (each applied rule adds a reason):
 - ``keep_down``: 0.
 - ``auto``: ``ceil((ready + unacked) / target)`` clamped to [min, max]; from 0 only when
   ``ready > activation_threshold`` or anything is unacknowledged; to 0 only after
-  ``idle_seconds_before_zero`` without messages *and* ``min_warm_seconds`` since it came up,
+  ``idle_seconds_before_zero`` without a message waiting (ready; counted like KEDA's
+  ``cooldownPeriod``) *and* ``min_warm_seconds`` since it came up,
   never while messages are unacknowledged, never when the metrics failed (hold the current
   count), never when a queue is missing (a typo must not scale a worker to zero) and never on the
   AMQP fallback (it cannot see unacknowledged work). Scale-down waits until nothing is
@@ -239,7 +240,10 @@ def _decide_auto(
         ready, unacked = metrics.ready, metrics.unacked
         backlog = ready + unacked
         in_flight = unacked if metrics.sees_unacked else 0
-        if backlog > 0:
+        if ready > 0 or (current == 0 and backlog > 0):
+            # The idle time counts from the last pass that saw a message *waiting* (KEDA's
+            # cooldownPeriod counts the same way): a replica busy with a long job is not
+            # idle-timed from the job's end; zero still waits for it (unacked, below).
             last_activity = now
         raw = math.ceil(backlog / c.target_messages_per_replica)
         reasons.append(
@@ -263,7 +267,9 @@ def _decide_auto(
                 keep_one.append("AMQP fallback cannot see unacked work")
             idle_for = now - last_activity if last_activity is not None else 0.0
             if idle_for < c.idle_seconds_before_zero:
-                keep_one.append(f"idle {idle_for:.0f}s < {c.idle_seconds_before_zero:.0f}s")
+                keep_one.append(
+                    f"idle (nothing waiting) {idle_for:.0f}s < {c.idle_seconds_before_zero:.0f}s"
+                )
             warm_for = now - up_since if up_since is not None else 0.0
             if warm_for < c.min_warm_seconds:
                 keep_one.append(f"warm {warm_for:.0f}s < {c.min_warm_seconds:.0f}s")

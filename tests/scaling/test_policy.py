@@ -208,3 +208,25 @@ def test_decide__to_zero_after_idle_time_not_idle_plus_window() -> None:
         memory, t = d.memory, t + 30
     d = decide(config, 1, metrics(), memory, t)
     assert d.replicas == 0, d.reasons
+
+
+def test_decide__idle_time_counts_from_the_last_message_waiting() -> None:
+    """Like KEDA's cooldownPeriod: a long job (unacked, nothing ready) does not restart the
+    idle time, but zero still waits for it; a waiting message restarts it."""
+    config = PolicyConfig(
+        idle_seconds_before_zero=300, min_warm_seconds=0, scale_down_window_seconds=0
+    )
+    memory = Memory(up_since=NOW - 600)
+    d = decide(config, 1, metrics(ready=1), memory, NOW)  # picked up at the next pass
+    memory, t = d.memory, NOW + 30
+    assert memory.last_activity_at == NOW
+    while t < NOW + 900:  # a 15 min job: held at 1, the clock does not move
+        d = decide(config, 1, metrics(unacked=1), memory, t)
+        assert d.replicas == 1 and any("unacked" in r for r in d.reasons), d.reasons
+        memory, t = d.memory, t + 30
+    assert memory.last_activity_at == NOW
+    d = decide(config, 1, metrics(), memory, t)  # the job is done, 300 s long since waited
+    assert d.replicas == 0, d.reasons
+    # Had a message waited meanwhile, the idle time would start again from there.
+    waited = decide(config, 1, metrics(ready=1, unacked=1), memory, t - 60).memory
+    assert decide(config, 1, metrics(), waited, t).replicas == 1

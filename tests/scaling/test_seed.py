@@ -121,7 +121,7 @@ def test_seed__economy_profile_through_the_documented_snippet(settings) -> None:
     for key in WORKERS:
         assert (rows[key].target_messages_per_replica, rows[key].idle_seconds_before_zero) == (
             45,
-            150,
+            300,
         )
         assert rows[key].queues == [key]
     assert rows["coordinator"].min_replicas == 1  # the rest of each worker's defaults stays
