@@ -190,6 +190,18 @@ def test_log__restarted_scaler_does_not_start_from_zero(db) -> None:
     assert restarted.calls == [] and first.calls == [("neo4j", 0, 2)]
 
 
+def test_log__back_to_back_once_runs_apply_a_change_once(db) -> None:
+    # Each `run_scaler --once --backend log` is a new process. The row records the count read
+    # before the pass scaled (0), so the second run must learn 2 from the applied decision.
+    row = _row("neo4j", mode="keep_alive", pinned_replicas=2, max_replicas=2)
+    first, second = LogBackend(), LogBackend()
+    assert Reconciler(first, None, holder="t").run_pass().rows[0].outcome == "applied"
+    row.refresh_from_db()
+    assert row.observed_replicas == 0  # what the first pass read
+    assert Reconciler(second, None, holder="t").run_pass().rows[0].outcome == "steady"
+    assert second.calls == [] and first.calls == [("neo4j", 0, 2)]
+
+
 # ---- Omnistrate: paths, bodies, 202, 409, lost answers, sign-in ----------------------------
 
 

@@ -14,8 +14,9 @@ class LogBackend(ScalingBackend):
     """No platform: ``scale`` logs and updates an in-process count so passes converge.
 
     A resource this process has no count for starts at the ``observed_replicas`` last recorded
-    on its ``ServiceConfiguration`` row (0 when none), so a restarted ``run_scaler --backend log``
-    continues from what the rows say instead of from 0.
+    on its ``ServiceConfiguration`` row, or at the last count this backend applied to it when
+    that is newer (0 when neither), so a restarted ``run_scaler --backend log`` (``--once``
+    included) continues from what the database says instead of from 0.
 
     Args:
         replicas: starting counts per resource (they win over the rows).
@@ -45,12 +46,31 @@ class LogBackend(ScalingBackend):
 
     @staticmethod
     def _last_observed(resource: str) -> int:
-        # Imported here: the backends package is importable without a configured Django.
-        from experio_platform.scaling.models import ServiceConfiguration
+        """The newer of the row's observed count and the last count this backend applied.
 
-        observed = (
+        The reconciler records on the row what it read *before* scaling, so after a pass that
+        applied 0 -> 2 the row still says 0; the applied decision says 2. Without it every
+        ``run_scaler --once --backend log`` would apply the same change again.
+        """
+        # Imported here: the backends package is importable without a configured Django.
+        from experio_platform.scaling.models import ScalingDecision, ServiceConfiguration
+
+        row = (
             ServiceConfiguration.objects.filter(platform_resource=resource)
-            .values_list("observed_replicas", flat=True)
+            .values("pk", "observed_replicas", "observed_at")
             .first()
         )
-        return max(0, observed or 0)
+        if row is None:
+            return 0
+        count, seen_at = row["observed_replicas"] or 0, row["observed_at"]
+        applied = (
+            ScalingDecision.objects.filter(
+                service_id=row["pk"], backend=LogBackend.name, outcome="applied"
+            )
+            .order_by("-decided_at", "-id")
+            .values("desired_replicas", "decided_at")
+            .first()
+        )
+        if applied is not None and (seen_at is None or applied["decided_at"] >= seen_at):
+            count = applied["desired_replicas"]
+        return max(0, count)
