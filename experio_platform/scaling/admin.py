@@ -218,6 +218,14 @@ class ServiceConfigurationAdmin(admin.ModelAdmin):
         with history.attributed(request.user.get_username(), "admin", reason, request.user):
             super().save_model(request, obj, form, change)
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # A service's decisions go with it (CASCADE; they are pruned by age anyway). Their admin
+        # is read-only, which must not stop a user who may delete services: Django would
+        # otherwise refuse the delete for lack of "delete scaling decision".
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(ScalingDecision._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     # The model and its queryset record deletions; the admin says who (the page has no reason
     # box, the reason says where it happened). delete_queryset serves the bulk action.
     def delete_model(self, request: HttpRequest, obj: Any) -> None:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from experio_platform.scaling.history import attributed, keep_down
 from experio_platform.scaling.models import (
     DESIRED_FIELDS,
+    ScalingDecision,
     ServiceConfiguration,
     ServiceConfigurationChange,
 )
@@ -173,3 +174,23 @@ def test_history__admin_delete_page_and_bulk_action_are_recorded(client, staff) 
         assert (last.actor, last.source, last.changed_by) == ("ops", "admin", staff)
         assert last.reason == "deleted in the admin"
         assert_deletion_entry(last, row)
+
+
+def test_history__admin_deletes_a_service_that_has_decisions(client, staff) -> None:
+    # The decisions admin is read-only; that must not make a service with decisions undeletable.
+    row = svc("parser")
+    ScalingDecision.objects.create(
+        service=row,
+        decided_at=timezone.now(),
+        backend="log",
+        mode="auto",
+        desired_replicas=1,
+        outcome="applied",
+    )
+    client.force_login(staff)
+    url = reverse("admin:experio_platform_serviceconfiguration_delete", args=[row.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and b"permission" not in page.content
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not ServiceConfiguration.objects.exists() and not ScalingDecision.objects.exists()
+    assert_deletion_entry(entries("parser")[-1], row)
