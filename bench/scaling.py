@@ -80,12 +80,32 @@ class Replica:
     job_done_at: float = 0.0
 
 
-def workload(days: int, seed: int) -> list[Msg]:
+@dataclass(frozen=True)
+class Shape:
+    """How the arrivals look: the default is the workload of the module docstring."""
+
+    name: str = "hourly bursts, trickle every 20 min, 10 % long jobs"
+    burst_every: float = BURST_EVERY
+    trickle_day: float = TRICKLE_DAY
+    trickle_night: float = TRICKLE_NIGHT
+    long_share: float = LONG_SHARE
+
+
+# Other shapes the economy profile is checked on (it was chosen on the default one).
+OTHER_SHAPES = (
+    Shape("trickle every 5 min by day, 30 min at night", trickle_day=300.0, trickle_night=1800.0),
+    Shape("bursts every 30 min", burst_every=1800.0),
+    Shape("no long jobs", long_share=0.0),
+    Shape("30 % long jobs", long_share=0.30),
+)
+
+
+def workload(days: int, seed: int, shape: Shape = Shape()) -> list[Msg]:
     """Return all arrivals, sorted, for ``days`` days."""
     rng = random.Random(seed)
 
     def duration() -> float:
-        if rng.random() < LONG_SHARE:
+        if rng.random() < shape.long_share:
             return rng.uniform(300, LONGEST_JOB)
         return max(2.0, rng.expovariate(1 / 20))
 
@@ -94,7 +114,7 @@ def workload(days: int, seed: int) -> list[Msg]:
     # Bursts in working hours.
     t = 0.0
     while t < horizon:
-        t += rng.expovariate(1 / BURST_EVERY)
+        t += rng.expovariate(1 / shape.burst_every)
         if 8 <= (t % 86400) / 3600 < 20:
             for _ in range(rng.randint(*BURST_SIZE)):
                 msgs.append(Msg(t + rng.uniform(0, 60), duration()))
@@ -102,7 +122,7 @@ def workload(days: int, seed: int) -> list[Msg]:
     t = 0.0
     while t < horizon:
         day = 8 <= (t % 86400) / 3600 < 20
-        t += rng.expovariate(1 / (TRICKLE_DAY if day else TRICKLE_NIGHT))
+        t += rng.expovariate(1 / (shape.trickle_day if day else shape.trickle_night))
         msgs.append(Msg(t, duration()))
     return sorted((m for m in msgs if m.arrived < horizon), key=lambda m: m.arrived)
 
@@ -392,6 +412,14 @@ ranges are min..max over the seeds:
 
 {robust}
 
+The economy profile on workload shapes it was not chosen on (seeds {tuning}, everything else as
+above). It mostly holds: its misses with a frequent trickle or twice as many bursts are seeds where
+it flips a little more (at most +0.22/h) while spending fewer replica-minutes. Where long jobs are
+common (30 %) and the grace period covers them, the model's draining of busy replicas costs it
+nothing and the two come out even (within +1 % replica-minutes), so the goal is missed there:
+
+{other}
+
 The idle time before zero (ours) and `cooldownPeriod` (the model) are the same knob, and on
 this workload (a Poisson trickle between bursts: memoryless gaps) it is a pure trade: a longer
 one flips less and costs more replica-minutes. Both swept over the same values, ours at the
@@ -573,6 +601,35 @@ def robustness(days: int, tuning: tuple[int, ...], holdout: tuple[int, ...]) -> 
     return "\n".join(lines)
 
 
+def shapes(days: int, seeds: tuple[int, ...]) -> str:
+    """The economy profile against the model on workloads it was not chosen on."""
+    lines = [
+        "| workload | grace | goal met | replica-minutes vs model | flips/h minus model "
+        "| interrupted (ours / model) | p95 wait / model's |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for shape in OTHER_SHAPES:
+        for grace in (GRACE, LONG_GRACE):
+            runs = []
+            for seed in seeds:
+                arr = workload(days, seed, shape)
+                k = simulate(KedaHpaModel(), arr, days, seed, grace).row()
+                o = simulate(economy(grace), arr, days, seed, grace).row()
+                rm = o["replica-minutes"] / k["replica-minutes"] - 1
+                flips = o["0<->1 flips/h"] - k["0<->1 flips/h"]
+                met = o["interrupted jobs"] == 0 and flips < 0 and rm <= 0
+                runs.append((rm, flips, o["interrupted jobs"], k["interrupted jobs"], met))
+                runs[-1] += (o["p95 wait s"] / k["p95 wait s"],)
+            rms, fl, waits = [r[0] for r in runs], [r[1] for r in runs], [r[5] for r in runs]
+            lines.append(
+                f"| {shape.name} | {grace:.0f} s | {sum(r[4] for r in runs)}/{len(runs)} | "
+                f"{min(rms):+.1%}..{max(rms):+.1%} | {min(fl):+.2f}..{max(fl):+.2f} | "
+                f"{sum(r[2] for r in runs)} / {sum(r[3] for r in runs)} | "
+                f"{min(waits):.2f}..{max(waits):.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def scenario(arrivals: list[Msg], days: int, seed: int, grace: float) -> list[Result]:
     """The model, the seeded defaults, two variants of ours and the economy profile, all with
     one grace period."""
@@ -617,6 +674,8 @@ def main(argv: list[str] | None = None) -> int:
     print(sweep_verdict)
     robust = robustness(args.days, TUNING_SEEDS, HOLDOUT_SEEDS)
     print(robust)
+    other = shapes(args.days, TUNING_SEEDS)
+    print(other)
     print(f"{len(arrivals)} messages over {args.days} days (seed {args.seed})")
     print(tables)
     if not args.no_write:
@@ -632,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
                 tables=tables,
                 reading=reading(rows_short, rows_long),
                 robust=robust,
+                other=other,
                 tuning=f"{TUNING_SEEDS[0]}-{TUNING_SEEDS[-1]}",
                 holdout=f"{HOLDOUT_SEEDS[0]}-{HOLDOUT_SEEDS[-1]}",
                 econ=econ_text(),
