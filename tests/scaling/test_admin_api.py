@@ -17,21 +17,9 @@ from experio_platform.scaling.models import (
     ServiceConfiguration,
     ServiceConfigurationChange,
 )
+from tests.scaling.rows import service as svc
 
 pytestmark = pytest.mark.django_db
-
-
-def svc(key: str = "parser", **kw) -> ServiceConfiguration:
-    kw.setdefault("platform_resource", key)
-    kw.setdefault("queues", [key])
-    return ServiceConfiguration.objects.create(key=key, **kw)
-
-
-@pytest.fixture
-def staff(db):
-    return get_user_model().objects.create_user(
-        "ops", password="pw", is_staff=True, is_superuser=True
-    )
 
 
 # ---- invariants ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from experio_platform.scaling.backends.omnistrate import OmnistrateBackend
 from experio_platform.scaling.models import ServiceConfiguration
 from experio_platform.scaling.reconciler import Reconciler
 from tests.scaling.fakes import FakeKubernetes, FakeOmnistrate, running
+from tests.scaling.rows import service as _row
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -155,11 +156,6 @@ def test_build_backend__omnistrate_env_selects_fleet_api(settings, monkeypatch) 
 
 
 # ---- log: the rows' observed count survives a restart ------------------------------------
-
-
-def _row(key: str, **kw: Any) -> ServiceConfiguration:
-    kw.setdefault("platform_resource", key)
-    return ServiceConfiguration.objects.create(key=key, **kw)
 
 
 def test_log__starts_from_the_rows_last_observed_replicas(db) -> None:

@@ -9,7 +9,6 @@ from datetime import timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -21,14 +20,9 @@ from experio_platform.scaling.models import (
     ServiceConfiguration,
     ServiceConfigurationChange,
 )
+from tests.scaling.rows import service as svc
 
 pytestmark = pytest.mark.django_db
-
-
-def svc(key: str = "parser", **kw) -> ServiceConfiguration:
-    kw.setdefault("platform_resource", key)
-    kw.setdefault("queues", [key])
-    return ServiceConfiguration.objects.create(key=key, **kw)
 
 
 def entries(key: str = "parser") -> list[ServiceConfigurationChange]:
@@ -151,13 +145,6 @@ def test_history__rolled_back_or_refused_delete_leaves_no_entry() -> None:
         ServiceConfiguration.objects.all()[:1].delete()
     assert ServiceConfiguration.objects.filter(key="parser").exists()  # (delete() unset row.pk)
     assert [e.changes.get("mode") for e in entries()] == [[None, "auto"]]
-
-
-@pytest.fixture
-def staff(db):
-    return get_user_model().objects.create_user(
-        "ops", password="pw", is_staff=True, is_superuser=True
-    )
 
 
 def test_history__admin_delete_page_and_bulk_action_are_recorded(client, staff) -> None:

@@ -24,6 +24,7 @@ from experio_platform.scaling.models import (
 )
 from experio_platform.scaling.reconciler import Reconciler
 from tests.scaling.fakes import FakeKubernetes, FakeOmnistrate, running
+from tests.scaling.rows import service as row
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(60)]
 T0 = 2_000_000_000.0
@@ -35,12 +36,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def row(key: str = "parser", **kw) -> ServiceConfiguration:
-    kw.setdefault("platform_resource", key)
-    kw.setdefault("queues", [key])
-    return ServiceConfiguration.objects.create(key=key, **kw)
 
 
 def test_reconcile__keep_alive_scales_kubernetes_and_records_decision() -> None:
