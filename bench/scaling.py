@@ -37,6 +37,7 @@ import argparse
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -535,13 +536,7 @@ def sweep(arrivals: list[Msg], days: int, seed: int) -> tuple[str, str]:
             )
         beaten = []
         for minutes, k in model:
-            wins = [
-                m
-                for m, o in ours
-                if o["interrupted jobs"] == 0
-                and o["0<->1 flips/h"] < k["0<->1 flips/h"]
-                and o["replica-minutes"] <= k["replica-minutes"]
-            ]
+            wins = [m for m, o in ours if meets_goal(o, k)]
             beaten.append(
                 f"cooldown {minutes} min: "
                 + (f"beaten by idle {', '.join(map(str, wins))} min" if wins else "not beaten")
@@ -566,67 +561,70 @@ TUNING_SEEDS = tuple(range(7, 19))
 HOLDOUT_SEEDS = tuple(range(19, 43))
 
 
+def meets_goal(ours: dict[str, Any], model: dict[str, Any]) -> bool:
+    """The issue's goal: fewer flips, no lost work, no more replica-minutes than the model."""
+    return (
+        ours["interrupted jobs"] == 0
+        and ours["0<->1 flips/h"] < model["0<->1 flips/h"]
+        and ours["replica-minutes"] <= model["replica-minutes"]
+    )
+
+
+def versus_model(
+    policies: list[Callable[[float], Controller]],
+    days: int,
+    seeds: tuple[int, ...],
+    grace: float,
+    shape: Shape = Shape(),
+) -> list[str]:
+    """Run the model once per seed and each ``policies`` entry (grace -> controller) beside it;
+    return per policy the summary cells: goal met, replica-minutes, flips, interrupted, wait."""
+    runs: list[list[tuple[dict[str, Any], dict[str, Any]]]] = [[] for _ in policies]
+    for seed in seeds:
+        arr = workload(days, seed, shape)
+        k = simulate(KedaHpaModel(), arr, days, seed, grace).row()
+        for i, make in enumerate(policies):
+            runs[i].append((simulate(make(grace), arr, days, seed, grace).row(), k))
+    cells = []
+    for pairs in runs:
+        rms = [o["replica-minutes"] / k["replica-minutes"] - 1 for o, k in pairs]
+        flips = [o["0<->1 flips/h"] - k["0<->1 flips/h"] for o, k in pairs]
+        waits = [o["p95 wait s"] / k["p95 wait s"] for o, k in pairs]
+        cells.append(
+            f"{sum(meets_goal(o, k) for o, k in pairs)}/{len(pairs)} | "
+            f"{min(rms):+.1%}..{max(rms):+.1%} | {min(flips):+.2f}..{max(flips):+.2f} | "
+            f"{sum(o['interrupted jobs'] for o, _ in pairs)} / "
+            f"{sum(k['interrupted jobs'] for _, k in pairs)} | "
+            f"{min(waits):.2f}..{max(waits):.2f} |"
+        )
+    return cells
+
+
+SUMMARY_HEAD = (
+    "goal met | replica-minutes vs model | flips/h minus model | interrupted (ours / model) "
+    "| p95 wait / model's |"
+)
+
+
 def robustness(days: int, tuning: tuple[int, ...], holdout: tuple[int, ...]) -> str:
     """The seeded defaults and the economy profile against the model on many seeds."""
-    lines = [
-        "| seeds | grace | policy | goal met | replica-minutes vs model | flips/h minus model "
-        "| interrupted (ours / model) | p95 wait / model's |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
-    ]
+    lines = [f"| seeds | grace | policy | {SUMMARY_HEAD}", "|---|---|---|---:|---:|---:|---:|---:|"]
+    names = ("seeded defaults", "economy profile")
     for label, seeds in (("chosen on", tuning), ("held out", holdout)):
         for grace in (GRACE, LONG_GRACE):
-            per: dict[str, list[tuple[float, float, int, int, float, bool]]] = {}
-            for seed in seeds:
-                arr = workload(days, seed)
-                k = simulate(KedaHpaModel(), arr, days, seed, grace).row()
-                policies = (("seeded defaults", Ours()), ("economy profile", economy(grace)))
-                for name, ctrl in policies:
-                    o = simulate(ctrl, arr, days, seed, grace).row()
-                    rm = o["replica-minutes"] / k["replica-minutes"] - 1
-                    flips = o["0<->1 flips/h"] - k["0<->1 flips/h"]
-                    met = o["interrupted jobs"] == 0 and flips < 0 and rm <= 0
-                    wait = o["p95 wait s"] / k["p95 wait s"]
-                    per.setdefault(name, []).append(
-                        (rm, flips, o["interrupted jobs"], k["interrupted jobs"], wait, met)
-                    )
-            for name, runs in per.items():
-                rms, flips, waits = [r[0] for r in runs], [r[1] for r in runs], [r[4] for r in runs]
-                lines.append(
-                    f"| {label} {seeds[0]}-{seeds[-1]} | {grace:.0f} s | {name} | "
-                    f"{sum(r[5] for r in runs)}/{len(runs)} | "
-                    f"{min(rms):+.1%}..{max(rms):+.1%} | {min(flips):+.2f}..{max(flips):+.2f} | "
-                    f"{sum(r[2] for r in runs)} / {sum(r[3] for r in runs)} | "
-                    f"{min(waits):.2f}..{max(waits):.2f} |"
-                )
+            cells = versus_model([lambda _grace: Ours(), economy], days, seeds, grace)
+            for name, cell in zip(names, cells, strict=True):
+                lines.append(f"| {label} {seeds[0]}-{seeds[-1]} | {grace:.0f} s | {name} | {cell}")
     return "\n".join(lines)
 
 
 def shapes(days: int, seeds: tuple[int, ...]) -> str:
     """The economy profile against the model on workloads it was not chosen on."""
-    lines = [
-        "| workload | grace | goal met | replica-minutes vs model | flips/h minus model "
-        "| interrupted (ours / model) | p95 wait / model's |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
+    lines = [f"| workload | grace | {SUMMARY_HEAD}", "|---|---|---:|---:|---:|---:|---:|"]
     for shape in OTHER_SHAPES:
         for grace in (GRACE, LONG_GRACE):
-            runs = []
-            for seed in seeds:
-                arr = workload(days, seed, shape)
-                k = simulate(KedaHpaModel(), arr, days, seed, grace).row()
-                o = simulate(economy(grace), arr, days, seed, grace).row()
-                rm = o["replica-minutes"] / k["replica-minutes"] - 1
-                flips = o["0<->1 flips/h"] - k["0<->1 flips/h"]
-                met = o["interrupted jobs"] == 0 and flips < 0 and rm <= 0
-                runs.append((rm, flips, o["interrupted jobs"], k["interrupted jobs"], met))
-                runs[-1] += (o["p95 wait s"] / k["p95 wait s"],)
-            rms, fl, waits = [r[0] for r in runs], [r[1] for r in runs], [r[5] for r in runs]
-            lines.append(
-                f"| {shape.name} | {grace:.0f} s | {sum(r[4] for r in runs)}/{len(runs)} | "
-                f"{min(rms):+.1%}..{max(rms):+.1%} | {min(fl):+.2f}..{max(fl):+.2f} | "
-                f"{sum(r[2] for r in runs)} / {sum(r[3] for r in runs)} | "
-                f"{min(waits):.2f}..{max(waits):.2f} |"
-            )
+            (cell,) = versus_model([economy], days, seeds, grace, shape)
+            lines.append(f"| {shape.name} | {grace:.0f} s | {cell}")
     return "\n".join(lines)
 
 
